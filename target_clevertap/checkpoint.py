@@ -1,0 +1,71 @@
+"""When a STATE may be written: only once every record that came before it is settled.
+
+Records are numbered in arrival order. Each buffered or in-flight batch is an open span from its
+first record's number; a STATE that arrived after N records is safe once no open span starts
+below N. Batches finish out of order, so the watermark is the lowest open span, not the newest
+finished batch. A failed batch's span never closes, so no state past it is ever written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+
+class Checkpoint:
+    """Tracks open spans and pending STATE values; writes each safe state once."""
+
+    def __init__(self, write_state: Callable[[Any], None] | None) -> None:
+        """`write_state` of None (a dry run) means state is tracked but never written."""
+        self._write_state = write_state
+        self._lock = threading.Lock()
+        self._records_seen = 0
+        self._span_ids = itertools.count()
+        self._open: dict[int, int] = {}
+        self._pending: deque[tuple[int, Any]] = deque()
+        self._written: Any = None
+
+    def next_record(self) -> int:
+        """Number the next record (called from the reading thread only)."""
+        number = self._records_seen
+        self._records_seen += 1
+        return number
+
+    def open_span(self, first_record: int) -> int:
+        """A batch starts buffering at this record; returns its span id."""
+        span = next(self._span_ids)
+        with self._lock:
+            self._open[span] = first_record
+        return span
+
+    def close_span(self, span: int) -> None:
+        """Every record of the span is delivered or rejected."""
+        with self._lock:
+            del self._open[span]
+            self._advance()
+
+    def add_state(self, value: Any) -> None:
+        """A STATE message arrived after all records numbered so far."""
+        with self._lock:
+            if self._pending and self._pending[-1][0] == self._records_seen:
+                self._pending.pop()
+            self._pending.append((self._records_seen, value))
+            self._advance()
+
+    @property
+    def last_written(self) -> Any:
+        """The newest state written (None before the first)."""
+        return self._written
+
+    def _advance(self) -> None:
+        watermark = min(self._open.values(), default=self._records_seen)
+        safe = None
+        while self._pending and self._pending[0][0] <= watermark:
+            safe = self._pending.popleft()[1]
+        if safe is not None and safe != self._written:
+            self._written = safe
+            if self._write_state is not None:
+                self._write_state(safe)

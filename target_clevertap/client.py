@@ -1,0 +1,266 @@
+"""HTTP client for CleverTap's `POST /1/upload`: one pooled session, retries, adaptive concurrency.
+
+Retries follow the singer-sdk RESTStream idiom: `backoff.on_exception` around one attempt, on
+429, 5xx, timeouts and connection errors, exponential waits with full jitter (a `Retry-After`
+header wins when present). 401/403 and other 4xx are not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import backoff
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from target_clevertap.values import shown
+
+UPLOAD_PATH = "/1/upload"
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_WAIT_SECONDS = 60.0
+
+
+class UploadError(Exception):
+    """A request that cannot succeed by retrying: the run must stop."""
+
+
+class AuthError(UploadError):
+    """CleverTap refused the credentials or the host (401/403)."""
+
+
+class BatchRefused(Exception):
+    """CleverTap refused the whole request as malformed (400); a smaller batch may pass."""
+
+
+class RetryableError(Exception):
+    """A failure worth another attempt: throttling, a server error, a timeout, a lost connection."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Answer:
+    """CleverTap's parsed answer to one request, and what it took to get it."""
+
+    body: Mapping[str, Any]
+    status: int
+    seconds: float
+    retries: int
+
+
+class AdaptiveLimiter:
+    """Caps requests in flight; halves the cap on 429 and grows it back by one per full window."""
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self._in_flight = 0
+        self._successes = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the allowed in-flight places for the duration of a request."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight < self.limit)
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def throttled(self) -> None:
+        """CleverTap said too many concurrent requests."""
+        with self._changed:
+            self.limit = max(1, self.limit // 2)
+            self._successes = 0
+
+    def succeeded(self) -> None:
+        """A request went through; after `limit` of them in a row, allow one more."""
+        with self._changed:
+            self._successes += 1
+            if self._successes >= self.limit and self.limit < self.ceiling:
+                self.limit += 1
+                self._successes = 0
+                self._changed.notify_all()
+
+
+def retry_waits(
+    first: float, cap: float = MAX_WAIT_SECONDS, rng: Callable[[], float] = random.random
+) -> Generator[float, Any, None]:
+    """backoff wait generator: full-jitter exponential, or the server's Retry-After."""
+    error = yield 0.0
+    attempt = 0
+    while True:
+        retry_after = getattr(error, "retry_after", None)
+        wait = retry_after if retry_after is not None else rng() * min(cap, first * 2**attempt)
+        attempt += 1
+        error = yield wait
+
+
+class UploadClient:
+    """Sends batches of CleverTap records; safe to share between threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        account_id: str,
+        passcode: str,
+        *,
+        timeout: float,
+        max_retries: int,
+        backoff_seconds: float,
+        dry_run: bool,
+        limiter: AdaptiveLimiter,
+        logger: logging.Logger,
+    ) -> None:
+        self.url = base_url + UPLOAD_PATH + ("?dryRun=1" if dry_run else "")
+        self.base_url = base_url
+        self.account_id = account_id
+        self._timeout = timeout
+        self._limiter = limiter
+        self._logger = logger
+        self._session = _pooled_session(limiter.ceiling)
+        self._session.headers.update(
+            {
+                "X-CleverTap-Account-Id": account_id,
+                "X-CleverTap-Passcode": passcode,
+                "Content-Type": "application/json; charset=utf-8",
+            }
+        )
+        self._send_with_retries = backoff.on_exception(
+            retry_waits,
+            RetryableError,
+            max_tries=max_retries + 1,
+            jitter=None,
+            on_backoff=self._log_backoff,
+            first=backoff_seconds,
+        )(self._attempt)
+
+    def upload(self, records: Sequence[Mapping[str, Any]], stream: str) -> Answer:
+        """Send one batch, retrying transient failures; raises UploadError or BatchRefused."""
+        body = orjson.dumps({"d": records})
+        started = time.monotonic()
+        attempts: list[int] = []
+        try:
+            status, answer = self._send_with_retries(body, stream, attempts)
+        except RetryableError as exc:
+            raise UploadError(f"{exc} (gave up after {len(attempts)} attempts)") from None
+        return Answer(answer, status, time.monotonic() - started, len(attempts) - 1)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
+
+    def _attempt(self, body: bytes, stream: str, attempts: list[int]) -> tuple[int, Any]:
+        attempts.append(1)
+        with self._limiter.slot():
+            try:
+                response = self._session.post(
+                    self.url, data=body, timeout=self._timeout, allow_redirects=False
+                )
+            except requests.Timeout:
+                raise RetryableError(f"no answer within {self._timeout:g}s") from None
+            except requests.ConnectionError as exc:
+                raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
+        return response.status_code, self._read(response, stream)
+
+    def _read(self, response: requests.Response, stream: str) -> Any:
+        status = response.status_code
+        if status == 200:
+            self._limiter.succeeded()
+            return _json_or_retry(response)
+        if status == 429:
+            self._limiter.throttled()
+        message = _error_text(response)
+        if status in RETRYABLE_STATUSES:
+            raise RetryableError(
+                f"HTTP {status}: {message}", status, _retry_after(response.headers)
+            )
+        if status == 400:
+            raise BatchRefused(message)
+        if status in (401, 403):
+            raise AuthError(self._auth_hint(status, message))
+        if 300 <= status < 400:
+            raise UploadError(
+                f"CleverTap answered with a redirect (HTTP {status}) to "
+                f"{response.headers.get('Location', '?')}; the credentials are not sent there. "
+                "Check 'region' or 'api_url'."
+            )
+        raise UploadError(f"Stream '{stream}': CleverTap refused the request: HTTP {status}: {message}")
+
+    def _auth_hint(self, status: int, message: str) -> str:
+        return (
+            f"CleverTap refused the credentials (HTTP {status}: {message}) for account "
+            f"'{self.account_id}' at {self.base_url}: the passcode or the region is wrong. The "
+            "region is the prefix of your dashboard URL (e.g. us1.dashboard.clevertap.com -> "
+            "region us1; eu1 uses api.clevertap.com); Account ID and Passcode are under "
+            "Settings > Project."
+        )
+
+    def _log_backoff(self, details: Any) -> None:
+        error = details.get("exception")
+        self._logger.warning(
+            "Stream '%s': upload attempt %d failed (%s); retrying in %.2fs.",
+            details["args"][1],
+            details["tries"],
+            error,
+            details.get("wait", 0.0),
+        )
+
+
+def _pooled_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _json_or_retry(response: requests.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, Mapping):
+        raise RetryableError(f"HTTP 200 with an unreadable body: {shown(response.text)}", 200)
+    return body
+
+
+def _error_text(response: requests.Response) -> str:
+    """CleverTap's `error` text when the body is its JSON envelope, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping) and body.get("error"):
+        return str(body["error"])
+    text = " ".join(response.text.split())
+    return f"non-JSON body {shown(text)}" if text else "empty body"
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After")
+    try:
+        return min(float(value), MAX_WAIT_SECONDS) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _root_cause(error: BaseException) -> str:
+    while error.__context__ is not None or error.__cause__ is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return type(error).__name__

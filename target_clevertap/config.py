@@ -1,0 +1,358 @@
+"""Settings of the target: their JSON schema, their checks and the resolved per-stream plan.
+
+Every check returns a sentence a person can act on, names the setting, and never quotes the
+passcode.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+REGION_HOSTS: dict[str, str] = {
+    "eu1": "api.clevertap.com",
+    "in1": "in1.api.clevertap.com",
+    "sg1": "sg1.api.clevertap.com",
+    "us1": "us1.api.clevertap.com",
+    "aps3": "aps3.api.clevertap.com",
+    "mec1": "mec1.api.clevertap.com",
+}
+IDENTITY_TYPES = ("identity", "objectId", "FBID", "GPID")
+STREAM_TYPES = ("profile", "event")
+MAX_BATCH_ROWS = 1000
+MAX_CONCURRENCY = 15
+DEFAULT_MAX_CONCURRENCY = 15
+DEFAULT_IDENTITY_FIELD = "identity"
+DEFAULT_EVENT_NAME_FIELD = "evtName"
+DEFAULT_TIMESTAMP_FIELD = "ts"
+DEFAULTS_KEY = "*"
+
+StreamKind = Literal["profile", "event"]
+
+STREAM_SETTINGS_SCHEMA = th.ObjectType(
+    th.Property("type", th.StringType, allowed_values=list(STREAM_TYPES)),
+    th.Property("identity_field", th.StringType),
+    th.Property("identity_type", th.StringType, allowed_values=list(IDENTITY_TYPES)),
+    th.Property("event_name", th.StringType),
+    th.Property("event_name_field", th.StringType),
+    th.Property("timestamp_field", th.StringType),
+)
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "account_id",
+        th.StringType,
+        required=True,
+        title="Account ID",
+        description="CleverTap Account ID (Settings > Project in the dashboard).",
+    ),
+    th.Property(
+        "passcode",
+        th.StringType,
+        required=True,
+        secret=True,
+        title="Passcode",
+        description="CleverTap Passcode (Settings > Project). Never printed or logged.",
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        allowed_values=list(REGION_HOSTS),
+        title="Region",
+        description=(
+            "Data centre of the account: the prefix of its dashboard URL "
+            "(eu1, in1, sg1, us1, aps3, mec1). Required unless api_url is set."
+        ),
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        title="API URL",
+        description=(
+            "Base URL override (proxy, local sandbox), e.g. http://127.0.0.1:8080. "
+            "Plain http is accepted only for loopback hosts."
+        ),
+    ),
+    th.Property(
+        "streams",
+        th.ObjectType(additional_properties=STREAM_SETTINGS_SCHEMA),
+        title="Streams",
+        description=(
+            'Per-stream settings keyed by stream name; "*" gives defaults. Each: type '
+            "(profile|event), identity_field, identity_type, event_name, event_name_field, "
+            "timestamp_field."
+        ),
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType,
+        default=DEFAULT_MAX_CONCURRENCY,
+        title="Max concurrency",
+        description="Most upload requests in flight at once (1-15; CleverTap allows 15).",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=60,
+        title="Request timeout",
+        description="Seconds to wait for one upload request.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=8,
+        title="Max retries",
+        description="Retries of one request on 429, 5xx, timeouts and connection errors.",
+    ),
+    th.Property(
+        "retry_backoff_seconds",
+        th.NumberType,
+        default=1.0,
+        title="Retry backoff",
+        description="Wait before the first retry; doubles each retry (with jitter), capped at 60s.",
+    ),
+    th.Property(
+        "dry_run",
+        th.BooleanType,
+        default=False,
+        title="Dry run",
+        description="Send with ?dryRun=1 (CleverTap validates, stores nothing); writes no state.",
+    ),
+    th.Property(
+        "rejected_records_path",
+        th.StringType,
+        title="Rejected records file",
+        description="JSON Lines file that receives every rejected record (appended).",
+    ),
+    th.Property(
+        "fail_on_rejected",
+        th.BooleanType,
+        default=False,
+        title="Fail on rejected",
+        description="Exit non-zero at the end of a run in which any record was rejected.",
+    ),
+    th.Property(
+        "map_standard_fields",
+        th.BooleanType,
+        default=True,
+        title="Map standard fields",
+        description="Rename name/email/phone/gender/dob/... to CleverTap's standard profile keys.",
+    ),
+    th.Property(
+        "default_phone_region",
+        th.StringType,
+        title="Default phone region",
+        description="ISO country code (e.g. US, IN) for phone numbers without a country code.",
+    ),
+).to_dict()
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """One stream's settings after defaults were applied."""
+
+    type: StreamKind | None
+    identity_field: str
+    identity_type: str
+    event_name: str | None
+    event_name_field: str | None
+    timestamp_field: str
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """How the records of one stream become CleverTap records."""
+
+    stream: str
+    kind: StreamKind
+    identity_field: str
+    identity_type: str
+    event_name: str | None
+    event_name_field: str | None
+    timestamp_field: str
+    date_fields: frozenset[str]
+    map_standard_fields: bool
+    default_phone_region: str | None
+
+    def describe(self) -> str:
+        """Say, for the log, how this stream is read."""
+        if self.kind == "profile":
+            return (
+                f"Stream '{self.stream}' is loaded as profiles: identity from "
+                f"'{self.identity_field}' as {self.identity_type}, timestamp from "
+                f"'{self.timestamp_field}'."
+            )
+        name = (
+            f"the constant '{self.event_name}'"
+            if self.event_name
+            else f"field '{self.event_name_field}'"
+        )
+        return (
+            f"Stream '{self.stream}' is loaded as events: identity from "
+            f"'{self.identity_field}' as {self.identity_type}, event name from {name}, "
+            f"timestamp from '{self.timestamp_field}'."
+        )
+
+
+def api_base_url(config: Mapping[str, Any]) -> str:
+    """The base URL requests go to: api_url if set, else the region's host."""
+    if config.get("api_url"):
+        return str(config["api_url"]).rstrip("/")
+    return f"https://{REGION_HOSTS[config['region']]}"
+
+
+def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
+    """The stream's own entry over the "*" defaults over the built-in defaults."""
+    streams = config.get("streams") or {}
+    merged = {**(streams.get(DEFAULTS_KEY) or {}), **(streams.get(stream) or {})}
+    return StreamSettings(
+        type=merged.get("type"),
+        identity_field=merged.get("identity_field") or DEFAULT_IDENTITY_FIELD,
+        identity_type=merged.get("identity_type") or "identity",
+        event_name=merged.get("event_name") or None,
+        event_name_field=merged.get("event_name_field", DEFAULT_EVENT_NAME_FIELD) or None,
+        timestamp_field=merged.get("timestamp_field") or DEFAULT_TIMESTAMP_FIELD,
+    )
+
+
+def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any]) -> StreamPlan:
+    """Resolve how a stream is mapped, from its settings and its SCHEMA message."""
+    settings = stream_settings(config, stream)
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    looks_like_events = bool(settings.event_name) or settings.event_name_field in properties
+    kind: StreamKind = settings.type or ("event" if looks_like_events else "profile")
+    return StreamPlan(
+        stream=stream,
+        kind=kind,
+        identity_field=settings.identity_field,
+        identity_type=settings.identity_type,
+        event_name=settings.event_name,
+        event_name_field=settings.event_name_field,
+        timestamp_field=settings.timestamp_field,
+        date_fields=frozenset(k for k, v in properties.items() if _is_date_property(v)),
+        map_standard_fields=bool(config.get("map_standard_fields", True)),
+        default_phone_region=config.get("default_phone_region") or None,
+    )
+
+
+def _is_date_property(prop: Mapping[str, Any]) -> bool:
+    if prop.get("format") in {"date", "date-time"}:
+        return True
+    variants = list(prop.get("anyOf") or []) + list(prop.get("oneOf") or [])
+    return any(isinstance(v, Mapping) and _is_date_property(v) for v in variants)
+
+
+def config_errors(config: Mapping[str, Any]) -> list[str]:
+    """Every problem with the configuration, one sentence each."""
+    return [
+        *_credential_errors(config),
+        *_endpoint_errors(config),
+        *_limit_errors(config),
+        *_stream_errors(config),
+    ]
+
+
+def _credential_errors(config: Mapping[str, Any]) -> list[str]:
+    errors = []
+    if not isinstance(config.get("account_id"), str) or not config["account_id"].strip():
+        errors.append(
+            "Setting 'account_id' is missing: copy the Account ID from CleverTap's "
+            "Settings > Project page (or set TARGET_CLEVERTAP_ACCOUNT_ID)."
+        )
+    if not isinstance(config.get("passcode"), str) or not config["passcode"].strip():
+        errors.append(
+            "Setting 'passcode' is missing or not a string: copy the Passcode from CleverTap's "
+            "Settings > Project page (or set TARGET_CLEVERTAP_PASSCODE)."
+        )
+    return errors
+
+
+def _endpoint_errors(config: Mapping[str, Any]) -> list[str]:
+    region, api_url = config.get("region"), config.get("api_url")
+    if api_url:
+        return _api_url_errors(str(api_url))
+    if region is None:
+        return [
+            "Setting 'region' is missing: set it to the prefix of your dashboard URL "
+            f"(one of {', '.join(REGION_HOSTS)}), or set 'api_url'."
+        ]
+    if region not in REGION_HOSTS:
+        return [
+            f"Setting 'region' is '{region}', which is not a CleverTap region: use the prefix "
+            f"of your dashboard URL, one of {', '.join(REGION_HOSTS)}."
+        ]
+    return []
+
+
+def _api_url_errors(api_url: str) -> list[str]:
+    parts = urlsplit(api_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return [f"Setting 'api_url' is '{api_url}': give a URL such as https://proxy.example.com."]
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return [
+            f"Setting 'api_url' uses plain http to '{parts.hostname}': the passcode would cross "
+            "the network in clear text; use https, or http only for a loopback host."
+        ]
+    return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _limit_errors(config: Mapping[str, Any]) -> list[str]:
+    checks = [
+        ("max_concurrency", 1, MAX_CONCURRENCY),
+        ("max_retries", 0, 100),
+        ("request_timeout", 0.001, 3600),
+        ("retry_backoff_seconds", 0, 600),
+        ("batch_size_rows", 1, None),
+    ]
+    errors = []
+    for name, low, high in checks:
+        value = config.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            errors.append(f"Setting '{name}' must be a number, not {value!r}.")
+        elif value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            errors.append(f"Setting '{name}' is {value}; it must be {bound}.")
+    return errors
+
+
+def _stream_errors(config: Mapping[str, Any]) -> list[str]:
+    streams = config.get("streams") or {}
+    if not isinstance(streams, Mapping):
+        return ["Setting 'streams' must be an object keyed by stream name."]
+    errors = []
+    for name, entry in streams.items():
+        if not isinstance(entry, Mapping):
+            errors.append(f"Setting 'streams.{name}' must be an object.")
+            continue
+        settings = stream_settings(config, name)
+        if settings.type not in (None, *STREAM_TYPES):
+            errors.append(
+                f"Setting 'streams.{name}.type' is '{settings.type}'; use 'profile' or 'event'."
+            )
+        if settings.identity_type not in IDENTITY_TYPES:
+            errors.append(
+                f"Setting 'streams.{name}.identity_type' is '{settings.identity_type}'; use one "
+                f"of {', '.join(IDENTITY_TYPES)}."
+            )
+        if settings.type == "event" and not (settings.event_name or settings.event_name_field):
+            errors.append(
+                f"Stream '{name}' is an event stream but has neither 'event_name' nor "
+                "'event_name_field': set one of them in its 'streams' entry."
+            )
+    return errors

@@ -1,0 +1,96 @@
+"""Checks on a built CleverTap record, so a record CleverTap would refuse never costs a request.
+
+The limits are CleverTap's documented ones (keys 120 bytes, values 512 bytes, 256 properties per
+event, 100 items per multi-value property) and the system event names it refuses (code 513).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from target_clevertap.values import Unmappable, shown
+
+MAX_KEY_BYTES = 120
+MAX_VALUE_BYTES = 512
+MAX_EVENT_PROPERTIES = 256
+MAX_MULTI_VALUES = 100
+
+# The Android SDK's restricted list, plus `Web Page Viewed`, which the server refused with 513.
+RESTRICTED_EVENT_NAMES = frozenset(
+    {
+        "App Launched",
+        "App Uninstalled",
+        "Notification Viewed",
+        "Notification Clicked",
+        "Notification Sent",
+        "Notification Bounced",
+        "UTM Visited",
+        "Stayed",
+        "Geocluster Entered",
+        "Geocluster Exited",
+        "Web Page Viewed",
+        "wzrk_d",
+    }
+)
+
+
+def first_problem(payload: Mapping[str, Any]) -> Unmappable | None:
+    """The first reason CleverTap would refuse this record, or None."""
+    return next(_problems(payload), None)
+
+
+def _problems(payload: Mapping[str, Any]) -> Iterator[Unmappable]:
+    if payload["type"] == "event":
+        yield from _event_problems(payload)
+        data = payload["evtData"]
+    else:
+        data = payload["profileData"]
+    yield from _data_problems(data)
+
+
+def _event_problems(payload: Mapping[str, Any]) -> Iterator[Unmappable]:
+    name = payload["evtName"]
+    if name in RESTRICTED_EVENT_NAMES:
+        yield Unmappable(
+            "event_restricted",
+            f"Event name '{name}' is a CleverTap system event, which uploads may not raise "
+            "(CleverTap code 513); rename the event.",
+        )
+    if len(name.encode()) > MAX_VALUE_BYTES:
+        yield Unmappable("event_name_too_long", f"Event name {shown(name)} is over 512 bytes.")
+    if len(payload["evtData"]) > MAX_EVENT_PROPERTIES:
+        yield Unmappable(
+            "too_many_properties",
+            f"The event has {len(payload['evtData'])} properties; CleverTap takes at most 256.",
+        )
+
+
+def _data_problems(data: Mapping[str, Any], prefix: str = "") -> Iterator[Unmappable]:
+    for key, value in data.items():
+        if len(key.encode()) > MAX_KEY_BYTES:
+            yield Unmappable(
+                "key_too_long", f"Property key {shown(prefix + key)} is over 120 bytes."
+            )
+        if isinstance(value, str) and len(value.encode()) > MAX_VALUE_BYTES:
+            yield Unmappable(
+                "value_too_long",
+                f"The value of '{prefix}{key}' is {len(value.encode())} bytes; CleverTap takes "
+                "at most 512.",
+            )
+        if isinstance(value, list):
+            yield from _list_problems(f"{prefix}{key}", value)
+
+
+def _list_problems(key: str, items: list[Any]) -> Iterator[Unmappable]:
+    is_multi_value = not any(isinstance(item, Mapping) for item in items)
+    if is_multi_value and len(items) > MAX_MULTI_VALUES:
+        yield Unmappable(
+            "too_many_values",
+            f"'{key}' has {len(items)} values; CleverTap keeps at most 100 and would drop the rest.",
+        )
+    for item in items:
+        if isinstance(item, Mapping):
+            yield from _data_problems(item, prefix=f"{key}.")
+        elif isinstance(item, str) and len(item.encode()) > MAX_VALUE_BYTES:
+            yield Unmappable("value_too_long", f"A value of '{key}' is over 512 bytes.")

@@ -1,0 +1,79 @@
+"""Per-stream counts of what happened to every record, and the end-of-run summary."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StreamTally:
+    """What happened to one stream's records."""
+
+    received: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected_local: int = 0
+    rejected_clevertap: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rejected(self) -> int:
+        """Records refused here or by CleverTap."""
+        return self.rejected_local + self.rejected_clevertap
+
+
+class RunReport:
+    """Thread-safe tallies for all streams."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.streams: dict[str, StreamTally] = {}
+
+    def received(self, stream: str) -> None:
+        """One record read for a stream."""
+        with self._lock:
+            self._tally(stream).received += 1
+
+    def rejected_locally(self, stream: str, code: str) -> None:
+        """One record refused before sending."""
+        with self._lock:
+            tally = self._tally(stream)
+            tally.rejected_local += 1
+            tally.reasons[code] += 1
+
+    def delivered(self, stream: str, sent: int, refused_codes: list[str]) -> None:
+        """A batch's outcome: records sent, and the codes of those CleverTap refused."""
+        with self._lock:
+            tally = self._tally(stream)
+            tally.sent += sent
+            tally.accepted += sent - len(refused_codes)
+            tally.rejected_clevertap += len(refused_codes)
+            tally.reasons.update(refused_codes)
+
+    @property
+    def total_rejected(self) -> int:
+        """Records refused in this run, all streams."""
+        with self._lock:
+            return sum(t.rejected for t in self.streams.values())
+
+    def summary_lines(self) -> list[str]:
+        """One line per stream, with the most frequent rejection reasons."""
+        with self._lock:
+            return [_summary_line(name, t) for name, t in sorted(self.streams.items())]
+
+    def _tally(self, stream: str) -> StreamTally:
+        return self.streams.setdefault(stream, StreamTally())
+
+
+def _summary_line(stream: str, tally: StreamTally) -> str:
+    line = (
+        f"Stream '{stream}': received {tally.received}, sent {tally.sent}, accepted "
+        f"{tally.accepted}, rejected locally {tally.rejected_local}, rejected by CleverTap "
+        f"{tally.rejected_clevertap}"
+    )
+    if tally.reasons:
+        top = ", ".join(f"{code} x{n}" for code, n in tally.reasons.most_common(5))
+        line += f" (most frequent reasons: {top})"
+    return line + "."

@@ -1,0 +1,116 @@
+"""One stream's sink: validate, map, buffer up to a batch, hand the batch to delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import fastjsonschema
+from singer_sdk.sinks import BatchSink
+
+from target_clevertap.config import MAX_BATCH_ROWS, plan_stream
+from target_clevertap.delivery import Batch
+from target_clevertap.mapping import Rejection, map_record
+from target_clevertap.values import shown
+
+if TYPE_CHECKING:
+    from target_clevertap.target import TargetClevertap
+
+Validator = Any
+
+
+class InvalidStreamSchema(Exception):
+    """A SCHEMA message that is not usable JSON Schema."""
+
+
+class CleverTapSink(BatchSink):
+    """Maps a stream's records to CleverTap profiles or events and batches them."""
+
+    target: TargetClevertap
+
+    def __init__(
+        self,
+        target: TargetClevertap,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        self.plan = plan_stream(target.config, stream_name, schema)
+        super().__init__(target, stream_name, schema, key_properties)
+        self.target = target
+        self._pipeline = target.pipeline
+        self._check = _compile(schema, stream_name) if self.validate_schema else None
+        self._invalid_reason: str | None = None
+        self._payloads: list[dict[str, Any]] = []
+        self._records: list[Mapping[str, Any]] = []
+        self._span: int | None = None
+
+    def setup(self) -> None:
+        """Say, once per stream, how its records are read."""
+        self.logger.info(self.plan.describe())
+
+    @property
+    def max_size(self) -> int:
+        """Records per request: `batch_size_rows` clamped to CleverTap's 1..1000."""
+        return max(1, min(self.batch_size_rows or MAX_BATCH_ROWS, MAX_BATCH_ROWS))
+
+    @property
+    def current_size(self) -> int:
+        """Records buffered for the next request."""
+        return len(self._payloads)
+
+    def get_validator(self) -> None:
+        """Validation runs in `_validate_and_parse` so an invalid record is rejected, not fatal."""
+        return None
+
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
+        # The SDK raises (or logs a traceback) on an invalid record and parses date strings into
+        # datetimes; we note the reason so process_record rejects just that record, and leave
+        # dates as text for the mapping, which reads both.
+        self._invalid_reason = self._schema_violation(record)
+        return record
+
+    def _schema_violation(self, record: dict[str, Any]) -> str | None:
+        if self._check is None:
+            return None
+        try:
+            self._check(record)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return f"The record does not match the stream's SCHEMA: {shown(exc.message, 300)}"
+        return None
+
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """Map one record: reject it with its reason, or buffer it for the next batch."""
+        del context
+        position = self._pipeline.checkpoint.next_record()
+        self._pipeline.report.received(self.stream_name)
+        if self._invalid_reason is not None:
+            result: dict[str, Any] | Rejection = Rejection("schema_invalid", self._invalid_reason)
+        else:
+            result = map_record(record, self.plan)
+        if isinstance(result, Rejection):
+            self._pipeline.reject_locally(self.stream_name, record, result)
+            return
+        if self._span is None:
+            self._span = self._pipeline.checkpoint.open_span(position)
+        self._payloads.append(result)
+        self._records.append(record)
+
+    def process_batch(self, context: dict[str, Any]) -> None:
+        """Hand the buffered records to delivery; returns as soon as they are queued."""
+        del context
+        if self._span is None:
+            return
+        batch = Batch(self.stream_name, self._payloads, self._records, self._span)
+        self._payloads, self._records, self._span = [], [], None
+        self._pipeline.send(batch)
+
+
+def _compile(schema: dict[str, Any], stream: str) -> Validator:
+    try:
+        return fastjsonschema.compile(schema, use_default=False, use_formats=False)
+    except fastjsonschema.JsonSchemaDefinitionException as exc:
+        raise InvalidStreamSchema(
+            f"Stream '{stream}': its SCHEMA message is not valid JSON Schema ({exc}); "
+            "fix the tap's schema or drop the stream with a stream map."
+        ) from None

@@ -1,0 +1,74 @@
+"""CleverTap's standard profile fields: which source keys feed them and how values convert.
+
+Source keys match case-insensitively, ignoring `_`, `-` and spaces: `date_of_birth`, `Date Of Birth`
+and `DateOfBirth` all feed `DOB`. Keys not listed here stay custom properties under their own names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from target_clevertap import values
+
+Converter = Callable[[Any, str, "str | None"], Any]
+
+
+@dataclass(frozen=True)
+class StandardField:
+    """One standard profile key and its value rule."""
+
+    name: str
+    convert: Converter
+
+
+def _plain(rule: Callable[[Any, str], Any]) -> Converter:
+    """A rule that does not need the default phone region."""
+    return lambda value, field, _region: rule(value, field)
+
+
+NAME = StandardField("Name", _plain(values.text))
+EMAIL = StandardField("Email", _plain(values.email))
+PHONE = StandardField("Phone", values.phone_e164)
+GENDER = StandardField("Gender", _plain(values.gender))
+DOB = StandardField("DOB", _plain(values.clevertap_date))
+PHOTO = StandardField("Photo", _plain(values.text))
+EMPLOYED = StandardField("Employed", _plain(values.yes_no))
+EDUCATION = StandardField("Education", _plain(values.education))
+MARRIED = StandardField("Married", _plain(values.yes_no))
+AGE = StandardField("Age", _plain(values.age))
+CUSTOMER_TYPE = StandardField("Customer Type", _plain(values.text))
+MSG_EMAIL = StandardField("MSG-email", _plain(values.flag))
+MSG_PUSH = StandardField("MSG-push", _plain(values.flag))
+MSG_SMS = StandardField("MSG-sms", _plain(values.flag))
+MSG_WHATSAPP = StandardField("MSG-whatsapp", _plain(values.flag))
+
+BY_SOURCE_KEY: dict[str, StandardField] = {
+    "name": NAME,
+    "email": EMAIL,
+    "phone": PHONE,
+    "gender": GENDER,
+    "dob": DOB,
+    "birthday": DOB,
+    "dateofbirth": DOB,
+    "photo": PHOTO,
+    "avatar": PHOTO,
+    "employed": EMPLOYED,
+    "education": EDUCATION,
+    "married": MARRIED,
+    "age": AGE,
+    "customertype": CUSTOMER_TYPE,
+    "msgemail": MSG_EMAIL,
+    "msgpush": MSG_PUSH,
+    "msgsms": MSG_SMS,
+    "msgwhatsapp": MSG_WHATSAPP,
+}
+
+_IGNORED_IN_KEYS = re.compile(r"[_\-\s]")
+
+
+def standard_field_for(source_key: str) -> StandardField | None:
+    """The standard field a source key feeds, if any."""
+    return BY_SOURCE_KEY.get(_IGNORED_IN_KEYS.sub("", source_key).lower())

@@ -1,0 +1,137 @@
+"""target-clevertap: load Singer streams into CleverTap as user profiles and events."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from types import FrameType
+from typing import IO, Any
+
+from jsonschema import Draft7Validator
+from singer_sdk import Sink, Target
+from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaException
+from singer_sdk.plugin_base import _ConfigInput
+
+from target_clevertap.config import CONFIG_SCHEMA, config_errors
+from target_clevertap.delivery import DeliveryFailed
+from target_clevertap.messages import InputError, LineCountingReader
+from target_clevertap.pipeline import Pipeline, RunFailed
+from target_clevertap.sink import CleverTapSink, InvalidStreamSchema
+
+SECRET_SETTINGS = frozenset({"passcode"})
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGINT arrived: stop reading, deliver what is buffered, write safe state."""
+
+
+class TargetClevertap(Target):
+    """Singer target for CleverTap's upload API."""
+
+    name = "target-clevertap"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = CleverTapSink
+    message_reader_class = LineCountingReader
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline = Pipeline(self.config, self.logger)
+
+    def run(self, file_input: IO[str] | None = None) -> int:
+        """Read all input and deliver it; returns the process exit code."""
+        try:
+            self.listen(file_input)
+        except Terminated:
+            return self._drain_after_termination()
+        except (InputError, InvalidStreamSchema, RecordsWithoutSchemaException) as exc:
+            return self._stop(f"Input line {self.message_reader.line_number}: {exc}")
+        except (RunFailed, DeliveryFailed) as exc:
+            return self._stop(str(exc))
+        return 0
+
+    def _stop(self, reason: str) -> int:
+        """Fail the run: let batches already sent finish (their state may still be written)."""
+        try:
+            self.pipeline.finish()
+        except RunFailed as exc:
+            if str(exc) not in reason:
+                self.logger.error("%s", exc)
+        self.logger.error("%s", reason)
+        return 1
+
+    def _drain_after_termination(self) -> int:
+        self.logger.warning("Termination requested: delivering buffered records, then stopping.")
+        try:
+            self.drain_all(is_endofpipe=True)
+            self.pipeline.finish()
+        except (RunFailed, DeliveryFailed) as exc:
+            self.logger.error("Stopped on request, but the drain failed: %s", exc)
+            return 1
+        self.logger.info("Stopped on request after delivering everything read; state is current.")
+        return 0
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        self.logger.info("Received signal %d.", signum)
+        raise Terminated
+
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        self._assert_line_requires(message_dict, requires={"value"})
+        self.pipeline.checkpoint.add_state(message_dict["value"])
+
+    def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
+        # Draining only queues requests, so order matters more than parallelism here: profiles
+        # go first so that events attach to profiles that exist (CleverTap's advice).
+        del parallelism
+        for sink in sorted(sink_list, key=_events_last):
+            self.drain_one(sink)
+
+    def process_endofpipe(self) -> None:
+        """Queue the last partial batches, wait for all, write the final state."""
+        super().process_endofpipe()
+        self.pipeline.finish()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        errors = config_errors(self._config) or _schema_errors(schema, self._config)
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: IO[str] | None = None,
+    ) -> None:
+        """CLI entry: like the SDK's, but the exit code says whether everything was delivered."""
+        if about:
+            cls.print_about(about_format)
+            sys.exit(0)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        target = cls(config=config.config, parse_env_config=config.parse_env)
+        sys.exit(target.run(file_input))
+
+
+def _events_last(sink: Sink) -> bool:
+    return getattr(sink, "plan", None) is not None and sink.plan.kind == "event"  # type: ignore[attr-defined]
+
+
+def _schema_errors(schema: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """Every setting, the SDK's built-in ones too, checked against the schema; secrets unquoted."""
+    return [
+        _describe(error.path, error.message) for error in Draft7Validator(schema).iter_errors(config)
+    ]
+
+
+def _describe(path: Iterable[Any], message: str) -> str:
+    keys = [str(part) for part in path]
+    setting = ".".join(keys) or "config"
+    if SECRET_SETTINGS & set(keys):
+        return f"Setting '{setting}' has an invalid value (not shown, it is secret)."
+    return f"Setting '{setting}': {message}."

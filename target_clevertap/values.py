@@ -1,0 +1,220 @@
+"""Conversions of single source values to the forms CleverTap accepts.
+
+Each converter takes a value and returns the CleverTap value, or raises `Unmappable` with the
+rejection code and a reason a person can act on. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import phonenumbers
+
+# Epoch values above this are taken as milliseconds (in seconds it would be after year 5000).
+_MILLISECONDS_FROM = 100_000_000_000
+# Event and profile timestamps after 2100-01-01 are surely a unit or data error.
+_LATEST_TIMESTAMP = 4_102_444_800
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_YES = {"y", "yes", "true", "t", "1"}
+_NO = {"n", "no", "false", "f", "0"}
+_GENDERS = {"m": "M", "male": "M", "f": "F", "female": "F"}
+_EDUCATION = {"school": "School", "college": "College", "graduate": "Graduate"}
+
+Scalar = str | int | float | bool
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value as it appears in a message, cut short so a huge value cannot flood a log."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+class Unmappable(ValueError):
+    """A value CleverTap would refuse; carries the rejection code and reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def number(value: int | float | Decimal, field: str) -> int | float:
+    """A JSON number: Decimal becomes int when whole, NaN and infinity are refused."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise Unmappable("value_invalid", f"'{field}' is {value}, which is not a number.")
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Unmappable("value_invalid", f"'{field}' is {value}, which is not a number.")
+    return value
+
+
+def epoch_seconds(value: Any, field: str) -> int:
+    """Whole epoch seconds from seconds, milliseconds, ISO-8601 text or a datetime."""
+    seconds = _to_epoch(value, field)
+    if not 0 < seconds < _LATEST_TIMESTAMP:
+        raise Unmappable(
+            "timestamp_invalid",
+            f"'{field}' is {shown(value)}, outside 1970-2100: CleverTap needs a positive epoch in seconds.",
+        )
+    return seconds
+
+
+def clevertap_date(value: Any, field: str) -> str:
+    """CleverTap's date form `$D_<epoch seconds>`; dates before 1970 give negative seconds."""
+    return f"$D_{_to_epoch(value, field)}"
+
+
+def _to_epoch(value: Any, field: str) -> int:
+    if isinstance(value, bool):
+        raise _not_a_time(value, field)
+    if isinstance(value, (int, float, Decimal)):
+        return _epoch_from_number(number(value, field))
+    if isinstance(value, dt.datetime):
+        return _epoch_from_datetime(value)
+    if isinstance(value, dt.date):
+        return _epoch_from_datetime(dt.datetime(value.year, value.month, value.day))
+    if isinstance(value, str):
+        return _epoch_from_text(value.strip(), field)
+    raise _not_a_time(value, field)
+
+
+def _epoch_from_number(value: int | float) -> int:
+    if abs(value) >= _MILLISECONDS_FROM:
+        value = value / 1000
+    return math.floor(value)
+
+
+def _epoch_from_datetime(value: dt.datetime) -> int:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return math.floor(value.timestamp())
+
+
+def _epoch_from_text(text: str, field: str) -> int:
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return _epoch_from_number(float(text))
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise _not_a_time(text, field) from None
+    return _epoch_from_datetime(parsed)
+
+
+def _not_a_time(value: Any, field: str) -> Unmappable:
+    return Unmappable(
+        "timestamp_invalid",
+        f"'{field}' is {shown(value)}, which is neither epoch seconds/milliseconds nor an ISO-8601 date.",
+    )
+
+
+def phone_e164(value: Any, field: str, default_region: str | None) -> str:
+    """A phone number in E.164 (`+` and digits), using the default region for national ones."""
+    text = str(value).strip()
+    if not text.startswith("+") and default_region is None:
+        raise Unmappable(
+            "phone_invalid",
+            f"'{field}' is {shown(text)}, which has no country code: write it as +<country><number> "
+            "or set 'default_phone_region'.",
+        )
+    try:
+        parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_possible_number(parsed):
+        raise Unmappable("phone_invalid", f"'{field}' is {shown(text)}, which is not a phone number.")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def gender(value: Any, field: str) -> str:
+    """`M` or `F` from m/male/f/female in any case."""
+    mapped = _GENDERS.get(str(value).strip().lower())
+    if mapped is None:
+        raise Unmappable(
+            "gender_invalid", f"'{field}' is {shown(value)}; CleverTap accepts only M/male or F/female."
+        )
+    return mapped
+
+
+def yes_no(value: Any, field: str) -> str:
+    """`Y` or `N` from booleans and yes/no/true/false/1/0."""
+    text = str(value).strip().lower()
+    if text in _YES:
+        return "Y"
+    if text in _NO:
+        return "N"
+    raise Unmappable(f"{field.lower()}_invalid", f"'{field}' is {shown(value)}; use yes/no or Y/N.")
+
+
+def education(value: Any, field: str) -> str:
+    """School, College or Graduate, in any case."""
+    mapped = _EDUCATION.get(str(value).strip().lower())
+    if mapped is None:
+        raise Unmappable(
+            "education_invalid", f"'{field}' is {shown(value)}; use School, College or Graduate."
+        )
+    return mapped
+
+
+def age(value: Any, field: str) -> int | float:
+    """A non-negative number."""
+    try:
+        parsed = number(Decimal(str(value).strip()), field)
+    except (ArithmeticError, ValueError):
+        parsed = -1
+    if isinstance(value, bool) or parsed < 0:
+        raise Unmappable("age_invalid", f"'{field}' is {shown(value)}, which is not an age in years.")
+    return parsed
+
+
+def flag(value: Any, field: str) -> bool:
+    """A JSON boolean from booleans and yes/no/true/false/1/0."""
+    return yes_no(value, field) == "Y"
+
+
+def email(value: Any, field: str) -> str:
+    """An address with one @ and a dotted domain."""
+    text = str(value).strip()
+    if not _EMAIL.match(text):
+        raise Unmappable("email_invalid", f"'{field}' is {shown(text)}, which is not an email address.")
+    return text
+
+
+def text(value: Any, field: str) -> str:
+    """Plain text (numbers are written out)."""
+    del field
+    return str(number(value, "value")) if isinstance(value, Decimal) else str(value)
+
+
+def scalar(value: Any, field: str) -> Scalar:
+    """A JSON scalar; Decimal becomes int or float."""
+    if isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return number(value, field)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return clevertap_date(value, field)
+    raise Unmappable("value_invalid", f"'{field}' has a value of type {type(value).__name__}.")
+
+
+def is_scalar(value: Any) -> bool:
+    """Whether a value is a JSON scalar (not an object, array or null)."""
+    return isinstance(value, (str, int, float, bool, Decimal, dt.date))
+
+
+def json_text(value: Any) -> str:
+    """Nested data as compact JSON text, Decimals as numbers."""
+    return orjson.dumps(value, default=_json_default).decode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return number(value, "value")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
