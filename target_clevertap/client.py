@@ -200,7 +200,9 @@ class UploadClient:
                 f"{response.headers.get('Location', '?')}; the credentials are not sent there. "
                 "Check 'region' or 'api_url'."
             )
-        raise UploadError(f"Stream '{stream}': CleverTap refused the request: HTTP {status}: {message}")
+        raise UploadError(
+            f"Stream '{stream}': CleverTap refused the request: HTTP {status}: {message}"
+        )
 
     def _auth_hint(self, status: int, message: str) -> str:
         return (

@@ -63,6 +63,8 @@ class Delivery:
         self._room = threading.BoundedSemaphore(2 * max_concurrency)
         self._failure: DeliveryFailed | None = None
         self._stopping = threading.Event()
+        self._unfinished = 0
+        self._idle = threading.Condition()
 
     @property
     def failure(self) -> DeliveryFailed | None:
@@ -73,7 +75,14 @@ class Delivery:
         """Queue a batch; blocks while the queue is full; raises once any batch has failed."""
         self.raise_if_failed()
         self._room.acquire()
+        with self._idle:
+            self._unfinished += 1
         self._pool.submit(self._deliver, batch)
+
+    def wait_idle(self) -> None:
+        """Block until every batch submitted so far has finished (or failed)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._unfinished == 0)
 
     def raise_if_failed(self) -> None:
         """Stop the reader as soon as a batch has failed for good."""
@@ -98,6 +107,9 @@ class Delivery:
             self._fail(batch, exc)
         finally:
             self._room.release()
+            with self._idle:
+                self._unfinished -= 1
+                self._idle.notify_all()
 
     def _send(self, payloads: list[dict[str, Any]], stream: str) -> BatchOutcome:
         try:

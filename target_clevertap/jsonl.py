@@ -14,7 +14,7 @@ import simplejson
 
 def dumps_exact(value: Any) -> str:
     """One line of JSON; Decimals written digit for digit."""
-    return simplejson.dumps(value, use_decimal=True, default=_default, ensure_ascii=False)
+    return str(simplejson.dumps(value, use_decimal=True, default=_default, ensure_ascii=False))
 
 
 def _default(value: Any) -> Any:

@@ -38,9 +38,9 @@ def map_record(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejecti
         payload = _build(record, plan)
     except Unmappable as problem:
         return Rejection(problem.code, problem.reason)
-    problem = preflight.first_problem(payload)
-    if problem is not None:
-        return Rejection(problem.code, problem.reason, payload)
+    refusal = preflight.first_problem(payload)
+    if refusal is not None:
+        return Rejection(refusal.code, refusal.reason, payload)
     return payload
 
 
@@ -72,12 +72,14 @@ def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
 
 
 def _event_name(record: Mapping[str, Any], plan: StreamPlan) -> str:
-    value = plan.event_name or (record.get(plan.event_name_field) if plan.event_name_field else None)
+    value = plan.event_name or (
+        record.get(plan.event_name_field) if plan.event_name_field else None
+    )
     if not isinstance(value, str) or not value.strip():
         raise Unmappable(
             "event_name_missing",
-            f"Field '{plan.event_name_field}' (the event name) is {values.shown(value)}; every event needs a "
-            "name (or set 'event_name' for the stream).",
+            f"Field '{plan.event_name_field}' (the event name) is {values.shown(value)}; every "
+            "event needs a name (or set 'event_name' for the stream).",
         )
     return value.strip()
 

@@ -49,5 +49,7 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(message) != len(pairs):
         seen: set[str] = set()
         duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        raise InputError(f"key {shown(duplicate)} appears twice in one object; which value is meant is unclear.")
+        raise InputError(
+            f"key {shown(duplicate)} appears twice in one object; which value is meant is unclear."
+        )
     return message

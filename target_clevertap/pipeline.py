@@ -14,7 +14,7 @@ from typing import Any
 from target_clevertap.checkpoint import Checkpoint
 from target_clevertap.client import AdaptiveLimiter, UploadClient
 from target_clevertap.config import DEFAULT_MAX_CONCURRENCY, api_base_url
-from target_clevertap.delivery import Batch, BatchOutcome, Delivery, DeliveryFailed
+from target_clevertap.delivery import Batch, BatchOutcome, Delivery
 from target_clevertap.jsonl import dumps_exact
 from target_clevertap.mapping import Rejection
 from target_clevertap.rejects import RejectsFile
@@ -53,7 +53,12 @@ class Pipeline:
     def reject_locally(self, stream: str, record: Mapping[str, Any], rejection: Rejection) -> None:
         """A record refused before sending: into the rejects file, counted, never sent."""
         self.rejects.write(
-            stream, record, rejection.payload, rejection.code, rejection.reason, "local"
+            stream,
+            record,
+            payload=rejection.payload,
+            code=rejection.code,
+            error=rejection.reason,
+            source="local",
         )
         self.report.rejected_locally(stream, rejection.code)
         self._logger.debug("Stream '%s': record rejected: %s", stream, rejection.reason)
@@ -69,13 +74,19 @@ class Pipeline:
         for line in self.report.summary_lines():
             self._logger.info(line)
         if self.dry_run:
-            self._logger.info("Dry run: CleverTap validated the records and stored nothing; no state written.")
+            self._logger.info(
+                "Dry run: CleverTap validated the records and stored nothing; no state written."
+            )
         if self.delivery.failure is not None:
-            raise RunFailed(f"{self.delivery.failure} No state was written past the last delivered record.")
+            raise RunFailed(
+                f"{self.delivery.failure} No state was written past the last delivered record."
+            )
         rejected = self.report.total_rejected
         if rejected and self._fail_on_rejected:
             where = self.rejects.path or "the log (set 'rejected_records_path' to keep them)"
-            raise RunFailed(f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set.")
+            raise RunFailed(
+                f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set."
+            )
 
     def _delivered(self, batch: Batch, outcome: BatchOutcome) -> None:
         """Runs on a worker thread once CleverTap has answered for every record of a batch."""
@@ -84,10 +95,10 @@ class Pipeline:
             self.rejects.write(
                 batch.stream,
                 batch.records[failure.index],
-                batch.payloads[failure.index],
-                failure.code,
-                failure.error,
-                "clevertap",
+                payload=batch.payloads[failure.index],
+                code=failure.code,
+                error=failure.error,
+                source="clevertap",
             )
             codes.append(str(failure.code))
         self.report.delivered(batch.stream, len(batch.payloads), codes)
@@ -109,6 +120,3 @@ class Pipeline:
 def _write_state_line(state: Any) -> None:
     sys.stdout.write(dumps_exact(state) + "\n")
     sys.stdout.flush()
-
-
-__all__ = ["DeliveryFailed", "Pipeline", "RunFailed"]

@@ -87,7 +87,7 @@ def _list_problems(key: str, items: list[Any]) -> Iterator[Unmappable]:
     if is_multi_value and len(items) > MAX_MULTI_VALUES:
         yield Unmappable(
             "too_many_values",
-            f"'{key}' has {len(items)} values; CleverTap keeps at most 100 and would drop the rest.",
+            f"'{key}' has {len(items)} values; CleverTap keeps at most 100 and drops the rest.",
         )
     for item in items:
         if isinstance(item, Mapping):

@@ -28,6 +28,7 @@ class RejectsFile:
         self,
         stream: str,
         record: Mapping[str, Any],
+        *,
         payload: Mapping[str, Any] | None,
         code: int | str | None,
         error: str,

@@ -61,7 +61,6 @@ class CleverTapSink(BatchSink):
 
     def get_validator(self) -> None:
         """Validation runs in `_validate_and_parse` so an invalid record is rejected, not fatal."""
-        return None
 
     def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # The SDK raises (or logs a traceback) on an invalid record and parses date strings into

@@ -32,6 +32,7 @@ class TargetClevertap(Target):
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = CleverTapSink
     message_reader_class = LineCountingReader
+    message_reader: LineCountingReader
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -80,10 +81,18 @@ class TargetClevertap(Target):
         self.pipeline.checkpoint.add_state(message_dict["value"])
 
     def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
-        # Draining only queues requests, so order matters more than parallelism here: profiles
-        # go first so that events attach to profiles that exist (CleverTap's advice).
+        # Draining only queues requests, so order matters more than parallelism: profile batches
+        # are delivered before event batches are sent, so events attach to profiles that exist
+        # (CleverTap's advice).
         del parallelism
-        for sink in sorted(sink_list, key=_events_last):
+        sinks = list(sink_list)
+        profiles = [s for s in sinks if not _is_event_sink(s)]
+        events = [s for s in sinks if _is_event_sink(s)]
+        for sink in profiles:
+            self.drain_one(sink)
+        if any(sink.current_size for sink in events):
+            self.pipeline.delivery.wait_idle()
+        for sink in events:
             self.drain_one(sink)
 
     def process_endofpipe(self) -> None:
@@ -118,14 +127,15 @@ class TargetClevertap(Target):
         sys.exit(target.run(file_input))
 
 
-def _events_last(sink: Sink) -> bool:
-    return getattr(sink, "plan", None) is not None and sink.plan.kind == "event"  # type: ignore[attr-defined]
+def _is_event_sink(sink: Sink) -> bool:
+    return isinstance(sink, CleverTapSink) and sink.plan.kind == "event"
 
 
 def _schema_errors(schema: dict[str, Any], config: dict[str, Any]) -> list[str]:
     """Every setting, the SDK's built-in ones too, checked against the schema; secrets unquoted."""
     return [
-        _describe(error.path, error.message) for error in Draft7Validator(schema).iter_errors(config)
+        _describe(error.path, error.message)
+        for error in Draft7Validator(schema).iter_errors(config)
     ]
 
 

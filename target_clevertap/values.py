@@ -60,7 +60,8 @@ def epoch_seconds(value: Any, field: str) -> int:
     if not 0 < seconds < _LATEST_TIMESTAMP:
         raise Unmappable(
             "timestamp_invalid",
-            f"'{field}' is {shown(value)}, outside 1970-2100: CleverTap needs a positive epoch in seconds.",
+            f"'{field}' is {shown(value)}, outside 1970-2100: CleverTap needs a positive "
+            "epoch in seconds.",
         )
     return seconds
 
@@ -109,7 +110,8 @@ def _epoch_from_text(text: str, field: str) -> int:
 def _not_a_time(value: Any, field: str) -> Unmappable:
     return Unmappable(
         "timestamp_invalid",
-        f"'{field}' is {shown(value)}, which is neither epoch seconds/milliseconds nor an ISO-8601 date.",
+        f"'{field}' is {shown(value)}, which is neither epoch seconds/milliseconds nor an "
+        "ISO-8601 date.",
     )
 
 
@@ -119,15 +121,17 @@ def phone_e164(value: Any, field: str, default_region: str | None) -> str:
     if not text.startswith("+") and default_region is None:
         raise Unmappable(
             "phone_invalid",
-            f"'{field}' is {shown(text)}, which has no country code: write it as +<country><number> "
-            "or set 'default_phone_region'.",
+            f"'{field}' is {shown(text)}, which has no country code: write it as "
+            "+<country><number> or set 'default_phone_region'.",
         )
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
     except phonenumbers.NumberParseException:
         parsed = None
     if parsed is None or not phonenumbers.is_possible_number(parsed):
-        raise Unmappable("phone_invalid", f"'{field}' is {shown(text)}, which is not a phone number.")
+        raise Unmappable(
+            "phone_invalid", f"'{field}' is {shown(text)}, which is not a phone number."
+        )
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -136,7 +140,8 @@ def gender(value: Any, field: str) -> str:
     mapped = _GENDERS.get(str(value).strip().lower())
     if mapped is None:
         raise Unmappable(
-            "gender_invalid", f"'{field}' is {shown(value)}; CleverTap accepts only M/male or F/female."
+            "gender_invalid",
+            f"'{field}' is {shown(value)}; CleverTap accepts only M/male or F/female.",
         )
     return mapped
 
@@ -168,7 +173,9 @@ def age(value: Any, field: str) -> int | float:
     except (ArithmeticError, ValueError):
         parsed = -1
     if isinstance(value, bool) or parsed < 0:
-        raise Unmappable("age_invalid", f"'{field}' is {shown(value)}, which is not an age in years.")
+        raise Unmappable(
+            "age_invalid", f"'{field}' is {shown(value)}, which is not an age in years."
+        )
     return parsed
 
 
@@ -181,7 +188,9 @@ def email(value: Any, field: str) -> str:
     """An address with one @ and a dotted domain."""
     text = str(value).strip()
     if not _EMAIL.match(text):
-        raise Unmappable("email_invalid", f"'{field}' is {shown(text)}, which is not an email address.")
+        raise Unmappable(
+            "email_invalid", f"'{field}' is {shown(text)}, which is not an email address."
+        )
     return text
 
 
