@@ -1,0 +1,517 @@
+"""Validation of ``POST /1/upload`` bodies, written from the API contract
+(``clevertap-api.md`` §3-§8 and the recorded traffic), independently of the target.
+
+A request body is first checked as a whole (:func:`parse_upload_body`, HTTP 400 on failure); then
+every record is checked on its own (:func:`validate_batch`). Each record rule is one small function
+returning a :class:`RecordError` or ``None``; the first failing rule of a record wins, in the order
+of :data:`CHECKS`. Where CleverTap's real text is known it is used byte for byte, including its
+odd separators (515-520 glue "Skipped" to the reason, 513 and 525 have a space).
+
+Decisions where the contract is open (documented in the package docstring too):
+
+* exactly one identity key (``identity``, ``objectId``, ``FBID``, ``GPID``) with a non-empty string
+  or a number, else 523; a key whose value is ``null`` counts as absent;
+* an ``objectId`` must be a string of 1-64 letters, digits, ``_`` or ``-``, else 526;
+* a profile without a ``profileData`` object, or with a malformed property value (unknown or
+  disabled ``$`` operator, bad operator argument, list holding objects or lists) gives 524;
+* an event without an ``evtData`` object gives 512, like nested event data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_clevertap.sandbox.merge import OPERATORS, operator_of
+
+MAX_RECORDS_PER_REQUEST = 1000
+MALFORMED = "Malformed request"
+IDENTITY_KEYS = ("identity", "objectId", "FBID", "GPID")
+RECORD_TYPES = ("profile", "event", "token")
+
+# Android SDK restricted names (clevertap-api.md §8) plus `Web Page Viewed`, refused by the server.
+DEFAULT_RESTRICTED_EVENTS = frozenset(
+    {
+        "Stayed",
+        "Notification Clicked",
+        "Notification Viewed",
+        "UTM Visited",
+        "Notification Sent",
+        "App Launched",
+        "wzrk_d",
+        "App Uninstalled",
+        "Notification Bounced",
+        "Geocluster Entered",
+        "Geocluster Exited",
+        "DCOutgoing",
+        "DCIncoming",
+        "DCEnd",
+        "Web Page Viewed",
+    }
+)
+STANDARD_TOKEN_TYPES = frozenset({"fcm", "gcm", "apns"})
+LEGACY_TOKEN_TYPES = frozenset({"wns", "mpns", "chrome"})
+CHARGED_EVENT = "Charged"
+CHARGED_ITEMS = "Items"
+
+# 10^12 seconds is year 33658: anything from there to 13 digits can only be milliseconds.
+_MILLISECONDS_FROM = 10**12
+_MILLISECONDS_UNTIL = 10**13
+_OBJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DIGITS = re.compile(r"[0-9]+")
+_NUMERIC = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+[0-9]{6,15}")
+
+Record = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Validation switches; the defaults follow clevertap-api.md §11 ("Sandbox behaviour")."""
+
+    restricted_events: frozenset[str] = DEFAULT_RESTRICTED_EVENTS
+    discarded_events: frozenset[str] = frozenset()
+    max_event_properties: int = 256
+    max_charged_items: int | None = None
+    strict_ts: bool = False
+    strict_keys: bool = False
+    allowed_operators: frozenset[str] = frozenset(OPERATORS)
+    token_types: frozenset[str] = STANDARD_TOKEN_TYPES
+
+
+class MalformedRequestError(ValueError):
+    """The body as a whole is unusable: the request is answered with HTTP 400."""
+
+    def __init__(self, message: str = MALFORMED) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """Why one record was skipped. ``reason`` ends with the separator CleverTap puts before
+    ``Skipped record number``."""
+
+    code: int
+    reason: str
+
+    def message(self, number: int) -> str:
+        return f"{self.reason}Skipped record number : {number}"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A record that passed validation, with its identity and ``ts`` (seconds) normalised."""
+
+    type: str
+    identity_key: str
+    identity: str
+    ts: int | None
+    record: Record
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    accepted: list[Accepted] = field(default_factory=list)
+    unprocessed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if not self.unprocessed:
+            return "success"
+        return "partial" if self.accepted else "fail"
+
+    def envelope(self, *, list_unprocessed: bool = True) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "processed": len(self.accepted),
+            "unprocessed": self.unprocessed if list_unprocessed else [],
+        }
+
+
+def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
+    """Return the records of ``d`` or raise :class:`MalformedRequestError`."""
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise MalformedRequestError() from exc
+    if not isinstance(body, dict):
+        raise MalformedRequestError()
+    records = body.get("d")
+    if not isinstance(records, list) or not records:
+        raise MalformedRequestError()
+    unknown_keys = sorted(set(body) - {"d"})
+    if rules.strict_keys and unknown_keys:
+        raise MalformedRequestError(f"{MALFORMED}: unknown top-level keys {unknown_keys}")
+    if len(records) > MAX_RECORDS_PER_REQUEST:
+        raise MalformedRequestError(
+            f"{MALFORMED}: at most {MAX_RECORDS_PER_REQUEST} records are allowed per request, "
+            f"got {len(records)}"
+        )
+    return records
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def validate_batch(records: Sequence[Any], rules: Rules) -> BatchResult:
+    result = BatchResult()
+    for number, record in enumerate(records, start=1):
+        error = validate_record(record, rules)
+        if error is None:
+            result.accepted.append(_accept(record, rules))
+        else:
+            result.unprocessed.append(
+                {
+                    "status": "fail",
+                    "code": error.code,
+                    "error": error.message(number),
+                    "record": normalised_echo(record),
+                }
+            )
+    return result
+
+
+def validate_record(record: Any, rules: Rules) -> RecordError | None:
+    if not isinstance(record, dict) or record.get("type") not in RECORD_TYPES:
+        return _error(524, "Record", "Data is neither an event nor a profile")
+    for check in CHECKS[record["type"]]:
+        error = check(record, rules)
+        if error is not None:
+            return error
+    return None
+
+
+def normalised_echo(record: Any) -> Any:
+    """The copy of a rejected record CleverTap sends back: keys sorted, identity as a string."""
+    if not isinstance(record, dict):
+        return record
+    echo = _sorted(record)
+    for key in IDENTITY_KEYS:
+        if _is_identity_value(echo.get(key)):
+            echo[key] = identity_text(echo[key])
+    return echo
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def identity_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def epoch_seconds(value: Any, *, strict: bool) -> int | None:
+    """``ts`` as epoch seconds, or ``None`` when CleverTap would answer 525.
+
+    Lenient mode also takes digit strings and 13-digit (millisecond) values."""
+    if isinstance(value, str) and not strict and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, float) and value.is_integer() and not strict:
+        value = int(value)
+    if not _is_int(value) or value <= 0:
+        return None
+    if value < _MILLISECONDS_FROM:
+        return int(value)
+    if value < _MILLISECONDS_UNTIL and not strict:
+        return int(value) // 1000
+    return None
+
+
+def _accept(record: Record, rules: Rules) -> Accepted:
+    key = "objectId" if record["type"] == "token" else _identity_keys(record)[0]
+    ts = epoch_seconds(record["ts"], strict=rules.strict_ts) if "ts" in record else None
+    return Accepted(record["type"], key, identity_text(record[key]), ts, record)
+
+
+def _error(code: int, subject: str, reason: str) -> RecordError:
+    return RecordError(code, f"{subject} is incorrect. ErrorCode: {code} - {reason}. ")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | bool) or _is_number(value)
+
+
+def _is_identity_value(value: Any) -> bool:
+    return (isinstance(value, str) and bool(value.strip())) or _is_number(value)
+
+
+def _identity_keys(record: Record) -> list[str]:
+    return [key for key in IDENTITY_KEYS if record.get(key) is not None]
+
+
+# --- rules for every profile and event ------------------------------------------------------
+
+
+def check_identity(record: Record, rules: Rules) -> RecordError | None:
+    keys = _identity_keys(record)
+    if len(keys) == 1 and _is_identity_value(record[keys[0]]):
+        return None
+    return _error(
+        523,
+        "Identity",
+        "Exactly one of identity, objectId, FBID or GPID must be given a non-empty value",
+    )
+
+
+def check_object_id(record: Record, rules: Rules) -> RecordError | None:
+    if "objectId" not in _identity_keys(record) or _is_object_id(record["objectId"]):
+        return None
+    return _error(526, "Identity", "objectId is not valid")
+
+
+def _is_object_id(value: Any) -> bool:
+    return isinstance(value, str) and _OBJECT_ID.fullmatch(value) is not None
+
+
+def check_ts(record: Record, rules: Rules) -> RecordError | None:
+    if "ts" not in record or epoch_seconds(record["ts"], strict=rules.strict_ts) is not None:
+        return None
+    return RecordError(525, "Timestamp should be present in the Unix Epoch format. ")
+
+
+# --- profile rules ---------------------------------------------------------------------------
+
+
+def check_profile_data(record: Record, rules: Rules) -> RecordError | None:
+    if isinstance(record.get("profileData"), dict):
+        return None
+    return _error(524, "Profile data", "profileData must be a JSON object")
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """A standard profile property with a server-side format check (codes 514-520)."""
+
+    name: str
+    code: int
+    reason: str
+    is_valid: Callable[[Any], bool]
+
+
+def _is_email(value: Any) -> bool:
+    return isinstance(value, str) and _EMAIL.fullmatch(value) is not None
+
+
+def _is_phone(value: Any) -> bool:
+    return isinstance(value, str) and _PHONE.fullmatch(value) is not None
+
+
+def _is_age(value: Any) -> bool:
+    return _is_number(value) or (isinstance(value, str) and _NUMERIC.fullmatch(value) is not None)
+
+
+def _one_of(*allowed: str) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in allowed
+
+
+FIELD_RULES = (
+    FieldRule("Gender", 514, "Gender needs to be M/F.", _one_of("M", "F")),
+    FieldRule("Email", 515, "Email is not valid.", _is_email),
+    FieldRule("Phone", 516, "Phone number is not valid.", _is_phone),
+    FieldRule("Employed", 517, "Employed needs to be Y/N.", _one_of("Y", "N")),
+    # Two dots, as CleverTap sends it.
+    FieldRule(
+        "Education",
+        518,
+        "Education needs to be School/College/Graduate..",
+        _one_of("School", "College", "Graduate"),
+    ),
+    FieldRule("Married", 519, "Married needs to be Y/N.", _one_of("Y", "N")),
+    FieldRule("Age", 520, "Age is invalid.", _is_age),
+)
+
+
+def check_profile_fields(record: Record, rules: Rules) -> RecordError | None:
+    profile_data = record["profileData"]
+    for rule in FIELD_RULES:
+        value = profile_data.get(rule.name)
+        if value is None or value == {"$delete": True} or rule.is_valid(value):
+            continue
+        return RecordError(rule.code, f"Profile data is incorrect. {rule.reason}")
+    return None
+
+
+def check_profile_values(record: Record, rules: Rules) -> RecordError | None:
+    for key, value in record["profileData"].items():
+        problem = _profile_value_problem(value, rules)
+        if problem is not None:
+            return _error(524, "Profile data", f"{key}: {problem}")
+    return None
+
+
+def _profile_value_problem(value: Any, rules: Rules) -> str | None:
+    if isinstance(value, list):
+        return None if all(map(_is_scalar, value)) else "a multi-value list holds only scalars"
+    if not isinstance(value, dict) or not any(key.startswith("$") for key in value):
+        return None  # scalar, null or nested object
+    operator = operator_of(value)
+    if operator is None or operator not in rules.allowed_operators:
+        allowed = ", ".join(sorted(rules.allowed_operators))
+        return f"an operator object holds exactly one of {allowed}"
+    return _operator_argument_problem(operator, value[operator])
+
+
+def _operator_argument_problem(operator: str, argument: Any) -> str | None:
+    if operator == "$delete":
+        return None if argument is True else "$delete takes true"
+    if operator in ("$incr", "$decr"):
+        return None if _is_number(argument) else f"{operator} takes a number"
+    items = argument if isinstance(argument, list) else [argument]
+    return None if all(map(_is_scalar, items)) else f"{operator} takes scalars or a list of them"
+
+
+# --- event rules -----------------------------------------------------------------------------
+
+
+def check_event_name(record: Record, rules: Rules) -> RecordError | None:
+    name = record.get("evtName")
+    if isinstance(name, str) and name.strip():
+        return None
+    return _error(509, "Event Name", "Event name is mandatory")
+
+
+def check_restricted_event(record: Record, rules: Rules) -> RecordError | None:
+    if record["evtName"] not in rules.restricted_events:
+        return None
+    return _error(513, "Event Name", "Trying to raise a restricted system event")
+
+
+def check_discarded_event(record: Record, rules: Rules) -> RecordError | None:
+    if record["evtName"] not in rules.discarded_events:
+        return None
+    return _error(528, "Event Name", "Trying to raise a discarded event")
+
+
+def check_event_data(record: Record, rules: Rules) -> RecordError | None:
+    if isinstance(record.get("evtData"), dict):
+        return None
+    return _error(512, "Event Data", "evtData must be a JSON object")
+
+
+def check_event_nesting(record: Record, rules: Rules) -> RecordError | None:
+    for key, value in record["evtData"].items():
+        if not isinstance(value, dict | list):
+            continue
+        if not _is_charged_items(record["evtName"], key, value):
+            return _error(512, "Event Data", "Only Items can have a nested structure")
+        limit = rules.max_charged_items
+        if limit is not None and len(value) > limit:
+            return _error(512, "Event Data", f"Charged can have at most {limit} Items")
+    return None
+
+
+def _is_charged_items(event_name: str, key: str, value: Any) -> bool:
+    return (
+        event_name == CHARGED_EVENT
+        and key == CHARGED_ITEMS
+        and isinstance(value, list)
+        and all(isinstance(item, dict) for item in value)
+    )
+
+
+def check_event_property_count(record: Record, rules: Rules) -> RecordError | None:
+    limit = rules.max_event_properties
+    if len(record["evtData"]) <= limit:
+        return None
+    return _error(522, "Event Data", f"An event can have at most {limit} properties")
+
+
+# --- device-token rules ----------------------------------------------------------------------
+
+
+def _token_error(code: int, reason: str) -> RecordError:
+    return _error(code, "Token data", reason)
+
+
+def check_token_object_id(record: Record, rules: Rules) -> RecordError | None:
+    if _is_object_id(record.get("objectId")):
+        return None
+    return _token_error(530, "objectId is missing or not valid")
+
+
+def check_token_data(record: Record, rules: Rules) -> RecordError | None:
+    if isinstance(record.get("tokenData"), dict):
+        return None
+    return _token_error(531, "tokenData must be a JSON object")
+
+
+def check_token_id(record: Record, rules: Rules) -> RecordError | None:
+    token_id = record["tokenData"].get("id")
+    if isinstance(token_id, str) and token_id.strip():
+        return None
+    return _token_error(532, "Token id is missing")
+
+
+def check_token_type_present(record: Record, rules: Rules) -> RecordError | None:
+    if record["tokenData"].get("type") is not None:
+        return None
+    return _token_error(533, "Token type is missing")
+
+
+def check_token_type_allowed(record: Record, rules: Rules) -> RecordError | None:
+    if record["tokenData"]["type"] in rules.token_types:
+        return None
+    allowed = ", ".join(sorted(rules.token_types))
+    return _token_error(534, f"Token type must be one of {allowed}")
+
+
+def check_chrome_keys(record: Record, rules: Rules) -> RecordError | None:
+    token_data = record["tokenData"]
+    if token_data["type"] != "chrome":
+        return None
+    keys = token_data.get("keys")
+    if isinstance(keys, dict) and all(isinstance(keys.get(k), str) for k in ("p256dh", "auth")):
+        return None
+    return _token_error(535, "A chrome token needs keys with p256dh and auth")
+
+
+Check = Callable[[Record, Rules], RecordError | None]
+
+CHECKS: dict[str, tuple[Check, ...]] = {
+    "profile": (
+        check_identity,
+        check_object_id,
+        check_ts,
+        check_profile_data,
+        check_profile_fields,
+        check_profile_values,
+    ),
+    "event": (
+        check_identity,
+        check_object_id,
+        check_ts,
+        check_event_name,
+        check_restricted_event,
+        check_discarded_event,
+        check_event_data,
+        check_event_nesting,
+        check_event_property_count,
+    ),
+    "token": (
+        check_token_object_id,
+        check_ts,
+        check_token_data,
+        check_token_id,
+        check_token_type_present,
+        check_token_type_allowed,
+        check_chrome_keys,
+    ),
+}
