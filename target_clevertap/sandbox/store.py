@@ -1,0 +1,275 @@
+"""SQLite storage of what the sandbox accepted, and readers for tests and people.
+
+Tables: ``profiles`` (one row per identity, merged the way CleverTap merges), ``events`` (one row
+per accepted event, never deduplicated), ``tokens`` (one row per objectId and token id) and
+``requests`` (one row per upload request, whatever its answer). A file database runs in WAL mode,
+so other processes can read it while the sandbox writes.
+
+Reading::
+
+    from target_clevertap.sandbox.store import SandboxStore, read_events, read_profiles
+
+    read_profiles("sandbox.db")   # [{"identity_key", "identity", "profile": {...}, "ts"}, ...]
+    read_events("sandbox.db")     # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
+    with SandboxStore("sandbox.db") as store:
+        store.counts()            # {"profiles": n, "events": n, "events_by_name": {...}, ...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from target_clevertap.sandbox.merge import merge_profile
+from target_clevertap.sandbox.validation import Accepted
+
+MEMORY = ":memory:"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    identity_key TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    PRIMARY KEY (identity_key, identity)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    identity_key TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    evt_name TEXT NOT NULL,
+    evt_data TEXT NOT NULL,
+    ts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    object_id TEXT NOT NULL,
+    token_id TEXT NOT NULL,
+    token_type TEXT NOT NULL,
+    token_data TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    PRIMARY KEY (object_id, token_id)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    records INTEGER NOT NULL,
+    processed INTEGER NOT NULL,
+    dry_run INTEGER NOT NULL,
+    host TEXT NOT NULL
+);
+"""
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RequestLog:
+    """One upload request. ``status`` 0 means the connection was closed without an answer."""
+
+    received_at: str
+    status: int
+    records: int
+    processed: int
+    dry_run: bool
+    host: str
+
+
+class SandboxStore:
+    """Reads a sandbox database. ``last=N`` returns only the N newest rows (oldest first)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._conn = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(
+                f"No sandbox database at {self.path!r}: start clevertap-sandbox with "
+                f"--db {self.path} first, or check the path"
+            )
+        return sqlite3.connect(self.path, check_same_thread=False)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SandboxStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def profiles(self, last: int | None = None) -> list[Row]:
+        rows = self._newest("SELECT identity_key, identity, profile, ts FROM profiles", last)
+        return [
+            {"identity_key": key, "identity": identity, "profile": json.loads(profile), "ts": ts}
+            for key, identity, profile, ts in rows
+        ]
+
+    def events(self, last: int | None = None) -> list[Row]:
+        select = "SELECT identity_key, identity, evt_name, evt_data, ts FROM events"
+        return [
+            {
+                "identity_key": key,
+                "identity": identity,
+                "evt_name": name,
+                "evt_data": json.loads(data),
+                "ts": ts,
+            }
+            for key, identity, name, data, ts in self._newest(select, last)
+        ]
+
+    def tokens(self, last: int | None = None) -> list[Row]:
+        select = "SELECT object_id, token_id, token_type, token_data, ts FROM tokens"
+        return [
+            {
+                "object_id": object_id,
+                "token_id": token_id,
+                "token_type": token_type,
+                "token_data": json.loads(data),
+                "ts": ts,
+            }
+            for object_id, token_id, token_type, data, ts in self._newest(select, last)
+        ]
+
+    def requests(self, last: int | None = None) -> list[Row]:
+        select = "SELECT received_at, status, records, processed, dry_run, host FROM requests"
+        return [
+            {
+                "received_at": received_at,
+                "status": status,
+                "records": records,
+                "processed": processed,
+                "dry_run": bool(dry_run),
+                "host": host,
+            }
+            for received_at, status, records, processed, dry_run, host in self._newest(select, last)
+        ]
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "profiles": self._scalar("SELECT COUNT(*) FROM profiles"),
+            "events": self._scalar("SELECT COUNT(*) FROM events"),
+            "tokens": self._scalar("SELECT COUNT(*) FROM tokens"),
+            "requests": self._scalar("SELECT COUNT(*) FROM requests"),
+            "events_by_name": self._grouped("SELECT evt_name, COUNT(*) FROM events GROUP BY 1"),
+            "requests_by_status": self._grouped("SELECT status, COUNT(*) FROM requests GROUP BY 1"),
+        }
+
+    def _query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, parameters).fetchall()
+
+    def _newest(self, select: str, last: int | None) -> list[tuple[Any, ...]]:
+        # A negative LIMIT means no limit in SQLite.
+        rows = self._query(f"{select} ORDER BY rowid DESC LIMIT ?", (-1 if last is None else last,))
+        return rows[::-1]
+
+    def _scalar(self, sql: str) -> int:
+        (value,) = self._query(sql)[0]
+        return int(value)
+
+    def _grouped(self, sql: str) -> dict[Any, int]:
+        return dict(self._query(sql))
+
+
+class StoreWriter(SandboxStore):
+    """The store a running sandbox writes to: a file, created when missing, or ``:memory:``."""
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        if self.path != MEMORY:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(SCHEMA)
+        return conn
+
+    def save(self, accepted: Sequence[Accepted], now: int) -> None:
+        """Store one request's accepted records in a single transaction; ``now`` is the ``ts``
+        of records sent without one."""
+        with self._lock, self._conn:
+            for item in accepted:
+                _SAVERS[item.type](self._conn, item, item.ts or now)
+
+    def log_request(self, entry: RequestLog) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO requests (received_at, status, records, processed, dry_run, host)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                astuple(entry),
+            )
+
+
+def _save_profile(conn: sqlite3.Connection, item: Accepted, ts: int) -> None:
+    key = (item.identity_key, item.identity)
+    row = conn.execute(
+        "SELECT profile FROM profiles WHERE identity_key = ? AND identity = ?", key
+    ).fetchone()
+    profile = merge_profile(json.loads(row[0]) if row else {}, item.record["profileData"])
+    conn.execute(
+        "INSERT INTO profiles (identity_key, identity, profile, ts) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (identity_key, identity)"
+        " DO UPDATE SET profile = excluded.profile, ts = excluded.ts",
+        (*key, json.dumps(profile), ts),
+    )
+
+
+def _save_event(conn: sqlite3.Connection, item: Accepted, ts: int) -> None:
+    conn.execute(
+        "INSERT INTO events (identity_key, identity, evt_name, evt_data, ts)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            item.identity_key,
+            item.identity,
+            item.record["evtName"],
+            json.dumps(item.record["evtData"]),
+            ts,
+        ),
+    )
+
+
+def _save_token(conn: sqlite3.Connection, item: Accepted, ts: int) -> None:
+    token_data = item.record["tokenData"]
+    conn.execute(
+        "INSERT INTO tokens (object_id, token_id, token_type, token_data, ts)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (object_id, token_id)"
+        " DO UPDATE SET token_type = excluded.token_type,"
+        " token_data = excluded.token_data, ts = excluded.ts",
+        (item.identity, token_data["id"], token_data["type"], json.dumps(token_data), ts),
+    )
+
+
+_SAVERS: dict[str, Callable[[sqlite3.Connection, Accepted, int], None]] = {
+    "profile": _save_profile,
+    "event": _save_event,
+    "token": _save_token,
+}
+
+
+def read_profiles(path: str | os.PathLike[str]) -> list[Row]:
+    with SandboxStore(path) as store:
+        return store.profiles()
+
+
+def read_events(path: str | os.PathLike[str]) -> list[Row]:
+    with SandboxStore(path) as store:
+        return store.events()
+
+
+def read_counts(path: str | os.PathLike[str]) -> dict[str, Any]:
+    with SandboxStore(path) as store:
+        return store.counts()
