@@ -1,0 +1,306 @@
+"""The HTTP side of the sandbox: routing, keep-alive, logging, and the :class:`Sandbox` object.
+
+Endpoints: ``POST /1/upload`` (CleverTap's API), ``GET``/``POST /_sandbox/faults`` and
+``GET /_sandbox/stats`` (admin; no authentication, so bind to loopback only). Other methods on a
+known path get 405, other paths 404, always in CleverTap's JSON error envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from target_clevertap.sandbox.faults import Faults, FaultState
+from target_clevertap.sandbox.stats import Stats
+from target_clevertap.sandbox.store import MEMORY, Row, SandboxStore, StoreWriter
+from target_clevertap.sandbox.upload import (
+    Reply,
+    UploadRequest,
+    UploadService,
+    encode_json,
+    fail_reply,
+)
+from target_clevertap.sandbox.validation import Rules
+
+DEFAULT_ACCOUNT_ID = "sandbox-account"
+DEFAULT_PASSCODE = "sandbox-passcode"
+DEFAULT_MAX_CONCURRENT = 15
+UPLOAD_PATH = "/1/upload"
+
+logger = logging.getLogger("target_clevertap.sandbox")
+
+
+class Sandbox:
+    """A local stand-in for CleverTap's upload API, served from a daemon thread.
+
+    ``db_path`` is a SQLite file (created when missing) or ``None``/``":memory:"`` for an in-memory
+    store; ``store=False`` keeps nothing. ``stop()`` (also on leaving a ``with`` block) stops
+    serving and keeps the store readable; ``close()`` also closes the store.
+    """
+
+    def __init__(
+        self,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        passcode: str = DEFAULT_PASSCODE,
+        *,
+        db_path: str | None = None,
+        store: bool = True,
+        latency_ms: int = 0,
+        max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        rules: Rules | None = None,
+        faults: Faults | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.host = host
+        self.rules = rules or Rules()
+        initial = faults or Faults()
+        if latency_ms:
+            initial = replace(initial, latency_ms=latency_ms)
+        self._faults = FaultState(initial)
+        self._stats = Stats()
+        self._store = StoreWriter(db_path or MEMORY) if store else None
+        self._upload = UploadService(
+            account_id=account_id,
+            passcode=passcode,
+            rules=self.rules,
+            faults=self._faults,
+            stats=self._stats,
+            store=self._store,
+            max_concurrent=max_concurrent,
+        )
+        self._requested_port = port
+        self._server: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Sandbox:
+        if self._server is not None:
+            raise RuntimeError("The sandbox is already running")
+        self._server = _HTTPServer((self.host, self._requested_port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"clevertap-sandbox:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("The sandbox is not running: call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults.current
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace every fault setting at once; a new ``sequence`` starts from its first entry."""
+        self._faults.replace(faults)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of ``/1/upload`` requests since start.
+
+        ``requests_by_status`` maps HTTP status to count (0 = connection reset on purpose);
+        ``max_in_flight_seen`` counts rejected requests too, so a value above the limit means
+        clients sent more concurrent requests than allowed; ``records_accepted`` counts records
+        that passed validation outside dry runs (stored, unless the store is off)."""
+        return self._stats.snapshot()
+
+    @property
+    def store(self) -> SandboxStore:
+        if self._store is None:
+            raise RuntimeError("This sandbox keeps nothing: it was created with store=False")
+        return self._store
+
+    def profiles(self) -> list[Row]:
+        return self.store.profiles()
+
+    def events(self) -> list[Row]:
+        return self.store.events()
+
+    def tokens(self) -> list[Row]:
+        return self.store.tokens()
+
+    def requests(self) -> list[Row]:
+        return self.store.requests()
+
+    def counts(self) -> dict[str, Any]:
+        return self.store.counts()
+
+    def handle_upload(self, request: UploadRequest) -> Reply:
+        """Answer one ``/1/upload`` request without HTTP (the HTTP handler calls this)."""
+        return self._upload.handle(request)
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind does a reverse DNS lookup, which can stall for seconds.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("Client %s went away", client_address)
+        else:
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so clients can pool connections
+    server_version = "clevertap-sandbox"
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = do_GET
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        body = self._read_body()
+        reply = fail_reply(411, "Send the body with a valid Content-Length header, not chunked")
+        if body is not None:
+            path, _, query = self.path.partition("?")
+            reply = self._route(path, query, body)
+        self._write(reply)
+        logger.info(
+            "%s %s %s records=%d processed=%d latency_ms=%d",
+            self.command,
+            self.path,
+            "reset" if reply.reset else reply.status,
+            reply.records,
+            reply.processed,
+            round((time.monotonic() - started) * 1000),
+        )
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or ``None`` when it cannot be delimited (the connection is closed)."""
+        length = self.headers.get("Content-Length", "0")
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
+            self.close_connection = True
+            return None
+        return self.rfile.read(int(length))
+
+    def _route(self, path: str, query: str, body: bytes) -> Reply:
+        methods = ROUTES.get(path)
+        if methods is None:
+            return fail_reply(404, "Not found")
+        endpoint = methods.get(self.command)
+        if endpoint is None:
+            allowed = (("Allow", ", ".join(methods)),)
+            return replace(fail_reply(405, "Method not allowed"), headers=allowed)
+        return endpoint(self, query, body)
+
+    def _upload(self, query: str, body: bytes) -> Reply:
+        request = UploadRequest(
+            account_id=self.headers.get("X-CleverTap-Account-Id"),
+            passcode=self.headers.get("X-CleverTap-Passcode"),
+            query=query,
+            body=body,
+            host=self.headers.get("Host", ""),
+        )
+        return self.server.sandbox.handle_upload(request)
+
+    def _get_stats(self, query: str, body: bytes) -> Reply:
+        return Reply(200, encode_json(self.server.sandbox.stats()))
+
+    def _get_faults(self, query: str, body: bytes) -> Reply:
+        return Reply(200, encode_json(self.server.sandbox.faults.to_dict()))
+
+    def _set_faults(self, query: str, body: bytes) -> Reply:
+        try:
+            data = json.loads(body or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("Send the faults as a JSON object")
+            faults = Faults.from_dict(data)
+        except (ValueError, TypeError) as exc:
+            return fail_reply(400, str(exc))
+        self.server.sandbox.set_faults(faults)
+        return Reply(200, encode_json({"status": "success", "faults": faults.to_dict()}))
+
+    def _write(self, reply: Reply) -> None:
+        if reply.reset:
+            self._abort_connection()
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    def _abort_connection(self) -> None:
+        # Linger 0: closing sends a TCP reset instead of a clean end of stream.
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Replaced by the one line per request logged in ``_serve``."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+Endpoint = Callable[[_Handler, str, bytes], Reply]
+
+ROUTES: dict[str, dict[str, Endpoint]] = {
+    UPLOAD_PATH: {"POST": _Handler._upload},
+    "/_sandbox/faults": {"GET": _Handler._get_faults, "POST": _Handler._set_faults},
+    "/_sandbox/stats": {"GET": _Handler._get_stats},
+}
