@@ -1,0 +1,72 @@
+"""clevertap-sandbox: a local stand-in for CleverTap's ``POST /1/upload`` API.
+
+It validates requests the way CleverTap does (written from the API contract in
+``clevertap-api.md`` and checked against recorded real traffic, never from the target's code),
+stores what it accepts in SQLite, and can inject faults. It is for loopback use only: the admin
+endpoints need no credentials, and it binds 127.0.0.1 by default.
+
+Python API::
+
+    from target_clevertap.sandbox import Faults, Sandbox
+
+    with Sandbox(account_id="acc", passcode="pass", db_path=None, store=True, latency_ms=0,
+                 max_concurrent=15, host="127.0.0.1", port=0) as sb:   # port 0: a free port
+        sb.url                          # "http://127.0.0.1:PORT"; POST {sb.url}/1/upload
+        sb.set_faults(Faults(sequence=["503", "503", "200"], match="type=event"))
+        sb.stats()      # requests_total, requests_by_status {code: n}, in_flight,
+                        # max_in_flight_seen, records_received, records_accepted
+        sb.profiles()   # [{"identity_key", "identity", "profile": {...}, "ts"}]  (also
+        sb.events()     # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]  after
+        sb.counts()     # {"profiles", "events", "tokens", "requests", "events_by_name",
+                        #  "requests_by_status"}                             stop())
+
+``db_path``: ``None`` or ``":memory:"`` keeps data in memory, a path writes a SQLite file (WAL
+mode, readable by other processes while the sandbox runs); ``store=False`` keeps nothing.
+``Sandbox(..., rules=Rules(...))`` changes validation switches (see ``validation.Rules``).
+
+Reading a database file, while the sandbox runs or after::
+
+    from target_clevertap.sandbox import SandboxStore, read_counts, read_events, read_profiles
+
+    read_profiles("sandbox.db"); read_events("sandbox.db"); read_counts("sandbox.db")
+    with SandboxStore("sandbox.db") as store:
+        store.profiles(); store.events(); store.tokens(); store.requests(); store.counts()
+        store.events(last=10)   # only the 10 newest rows
+
+Admin endpoints (same port, no auth): ``POST /_sandbox/faults`` with a JSON object of
+:class:`Faults` fields (replaces all faults; ``{}`` clears them), ``GET /_sandbox/faults``,
+``GET /_sandbox/stats``.
+
+Decisions where the contract is open:
+
+* exactly one identity key (identity, objectId, FBID, GPID) with a non-empty string or a number,
+  else 523; an objectId must be 1-64 letters, digits, ``_`` or ``-``, else 526;
+* a profile without a ``profileData`` object, or with a malformed value (unknown or disabled
+  ``$`` operator, bad operator argument, list holding objects), gives 524; an event without an
+  ``evtData`` object gives 512; the first failing rule of a record wins (order: type, identity,
+  objectId, ts, then the type's own rules in code order);
+* ``null`` property values are accepted and leave the stored value alone; nested objects in
+  ``profileData`` are stored as given; events create no profile;
+* ``ts`` as a digit string or in milliseconds (13 digits) is accepted and stored in seconds
+  unless ``Rules(strict_ts=True)``; records without ``ts`` get the time of receipt;
+* tokens (``type: token``) are checked with codes 530-535 and kept in a ``tokens`` table;
+* only ``?dryRun=1`` is a dry run; it is validated and answered as usual and stores nothing
+  (the ``requests`` log still gets a row, marked ``dry_run``);
+* checks run in this order: credentials (401), in-flight limit (429), added latency, body (400),
+  faults, records; the in-flight count includes latency and ``slow:`` waits.
+"""
+
+from target_clevertap.sandbox.faults import Faults
+from target_clevertap.sandbox.server import Sandbox
+from target_clevertap.sandbox.store import SandboxStore, read_counts, read_events, read_profiles
+from target_clevertap.sandbox.validation import Rules
+
+__all__ = [
+    "Faults",
+    "Rules",
+    "Sandbox",
+    "SandboxStore",
+    "read_counts",
+    "read_events",
+    "read_profiles",
+]
