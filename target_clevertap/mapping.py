@@ -61,7 +61,7 @@ def _build(record: Mapping[str, Any], plan: StreamPlan) -> Payload:
 def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
     value = record.get(plan.identity_field)
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        value = str(values.number(value, plan.identity_field))
+        value = _number_as_identity(value, plan.identity_field)
     if not isinstance(value, str) or not value.strip():
         raise Unmappable(
             "identity_missing",
@@ -69,6 +69,20 @@ def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
             "every record needs a non-empty identity.",
         )
     return value.strip()
+
+
+# Whole numbers up to this many digits are written out in full as identities.
+_MAX_IDENTITY_DIGITS = 100
+
+
+def _number_as_identity(value: int | Decimal, field: str) -> str:
+    """A numeric identity as text; whole numbers keep every digit, however large."""
+    if isinstance(value, int):
+        return str(value)
+    whole = value.is_finite() and value == value.to_integral_value()
+    if whole and value.adjusted() < _MAX_IDENTITY_DIGITS:
+        return str(int(value))
+    return str(values.number(value, field))
 
 
 def _event_name(record: Mapping[str, Any], plan: StreamPlan) -> str:
@@ -127,7 +141,7 @@ def _profile_value(key: str, value: Any, plan: StreamPlan) -> Any:
         return _scalar_or_date(key, value, plan)
     if isinstance(value, list) and all(values.is_scalar(v) or v is None for v in value):
         return [values.text(v, key) for v in value if v is not None]
-    return values.json_text(value)
+    return values.json_text(value, key)
 
 
 def _event_data(record: Mapping[str, Any], plan: StreamPlan, event_name: str) -> Payload:
@@ -138,7 +152,7 @@ def _event_data(record: Mapping[str, Any], plan: StreamPlan, event_name: str) ->
         elif values.is_scalar(value):
             data[key] = _scalar_or_date(key, value, plan)
         else:
-            data[key] = values.json_text(value)
+            data[key] = values.json_text(value, key)
     return data
 
 
@@ -157,7 +171,9 @@ def _charged_items(value: Any) -> list[Payload]:
         )
     return [
         {
-            k: values.scalar(v, f"Items.{k}") if values.is_scalar(v) else values.json_text(v)
+            k: values.scalar(v, f"Items.{k}")
+            if values.is_scalar(v)
+            else values.json_text(v, f"Items.{k}")
             for k, v in item.items()
             if v is not None
         }

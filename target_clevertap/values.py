@@ -25,6 +25,12 @@ _NO = {"n", "no", "false", "f", "0"}
 _GENDERS = {"m": "M", "male": "M", "f": "F", "female": "F"}
 _EDUCATION = {"school": "School", "college": "College", "graduate": "Graduate"}
 
+# Whole numbers JSON encoders can write: signed 64-bit. A Decimal whose exponent (adjusted())
+# is above 18 is at least 1E+19, beyond that range.
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+_INT64_DIGITS = 18
+
 Scalar = str | int | float | bool
 
 
@@ -44,14 +50,37 @@ class Unmappable(ValueError):
 
 
 def number(value: int | float | Decimal, field: str) -> int | float:
-    """A JSON number: Decimal becomes int when whole, NaN and infinity are refused."""
+    """A JSON number: Decimal becomes int when whole, NaN and infinity are refused.
+
+    Whole numbers outside the 64-bit range are refused too: JSON encoders (orjson among them)
+    cannot write them, and turning them into floats would silently change their digits.
+    """
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise Unmappable("value_invalid", f"'{field}' is {value}, which is not a number.")
-        return int(value) if value == value.to_integral_value() else float(value)
+        if value != value.to_integral_value():
+            value = float(value)
+        elif value.adjusted() > _INT64_DIGITS:  # checked before int(): 1E+999999999 is whole
+            raise _too_large(value, field)
+        else:
+            value = int(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise Unmappable("value_invalid", f"'{field}' is {value}, which is not a number.")
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not _INT64_MIN <= value <= _INT64_MAX
+    ):
+        raise _too_large(value, field)
     return value
+
+
+def _too_large(value: int | Decimal, field: str) -> Unmappable:
+    return Unmappable(
+        "value_invalid",
+        f"'{field}' is {shown(value)}, a whole number beyond the 64-bit range JSON numbers "
+        "can carry; send it as text.",
+    )
 
 
 def epoch_seconds(value: Any, field: str) -> int:
@@ -216,9 +245,19 @@ def is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool, Decimal, dt.date))
 
 
-def json_text(value: Any) -> str:
-    """Nested data as compact JSON text, Decimals as numbers."""
-    return orjson.dumps(value, default=_json_default).decode()
+def json_text(value: Any, field: str = "value") -> str:
+    """Nested data as compact JSON text, Decimals as numbers.
+
+    Data JSON cannot hold (a NaN Decimal, a whole number beyond 64 bits, nesting deeper than
+    the encoder allows) raises `Unmappable`, so one bad value rejects one record.
+    """
+    try:
+        return orjson.dumps(value, default=_json_default).decode()
+    except orjson.JSONEncodeError as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, Unmappable) else exc
+        raise Unmappable(
+            "value_invalid", f"'{field}' holds data that cannot be written as JSON: {cause}"
+        ) from None
 
 
 def _json_default(value: Any) -> Any:
