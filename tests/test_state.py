@@ -1,0 +1,163 @@
+"""The state contract: a STATE is written only once every record before it is settled."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from target_clevertap.checkpoint import Checkpoint
+from tests import singer
+from tests.upload_api import UploadApi
+
+
+def test_state_follows_each_delivered_batch(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    # One request at a time makes completion order, and so the states written, deterministic.
+    config.update(batch_size_rows=2, max_concurrency=1)
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.profiles("users", 2, start=0),
+        singer.state({"users": 2}),
+        singer.profiles("users", 2, start=2),
+        singer.state({"users": 4}),
+        singer.profiles("users", 1, start=4),
+        singer.state({"users": 5}),
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0
+    assert result.states == [{"users": 2}, {"users": 4}, {"users": 5}]
+
+
+def test_concurrent_completion_writes_states_in_order_and_ends_with_the_last(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    config.update(batch_size_rows=2, max_concurrency=15)
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        *[
+            [*singer.profiles("users", 2, start=2 * n), singer.state({"users": 2 * n + 2})]
+            for n in range(50)
+        ],
+    )
+
+    result = run_target(config, singer_input)
+
+    written = [s["users"] for s in result.states]
+    assert written == sorted(set(written)), "states must never go backwards or repeat"
+    assert written[-1] == 100
+
+
+def test_interleaved_streams_hold_state_until_both_are_delivered(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    config["batch_size_rows"] = 3
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.schema("clicks", singer.EVENT_SCHEMA),
+        singer.profiles("users", 1),
+        singer.events("clicks", 3),
+        singer.state({"step": 1}),
+        singer.profiles("users", 1, start=1),
+        singer.state({"step": 2}),
+    )
+
+    result = run_target(config, singer_input)
+
+    # The clicks batch filled and was delivered first, but the one buffered user came before
+    # the first STATE, so no state could be written until the end-of-input drain delivered it.
+    assert result.states == [{"step": 2}]
+    assert [len(b) for b in upload_api.bodies] == [3, 2]
+
+
+def test_no_state_after_a_failed_batch(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    config.update(batch_size_rows=2, max_retries=0)
+    answers = iter([200, 503])
+
+    def first_ok_then_down(records: list[dict[str, Any]]) -> tuple[int, Any]:
+        code = next(answers, 503)
+        return code, {
+            "status": "success",
+            "processed": len(records),
+            "unprocessed": [],
+        } if code == 200 else {"error": "down"}
+
+    upload_api.default = first_ok_then_down
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.profiles("users", 2),
+        singer.state({"users": 2}),
+        singer.profiles("users", 2, start=2),
+        singer.state({"users": 4}),
+        singer.profiles("users", 2, start=4),
+        singer.state({"users": 6}),
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 1
+    assert result.states == [{"users": 2}]
+
+
+def test_float_and_decimal_bookmarks_are_written_digit_for_digit(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.profiles("users", 1),
+        '{"type": "STATE", "value": {"bookmarks": {"users": '
+        '{"replication_key_value": 1700000000.123456789}}}}',
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0
+    assert result.states == [
+        {"bookmarks": {"users": {"replication_key_value": 1700000000.123456789}}}
+    ]
+
+
+def test_state_without_records_is_passed_through(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    result = run_target(
+        config, singer.lines(singer.state({"a": 1}), singer.state({"a": 1}), singer.state({"a": 2}))
+    )
+
+    assert result.states == [{"a": 1}, {"a": 2}]
+    assert upload_api.requests == []
+
+
+def test_checkpoint_waits_for_the_lowest_open_span_when_batches_finish_out_of_order() -> None:
+    written: list[Any] = []
+    checkpoint = Checkpoint(written.append)
+    first = checkpoint.open_span(checkpoint.next_record())
+    checkpoint.next_record()
+    checkpoint.add_state("after-2")
+    second = checkpoint.open_span(checkpoint.next_record())
+    checkpoint.add_state("after-3")
+
+    checkpoint.close_span(second)
+    assert written == []
+    checkpoint.close_span(first)
+    assert written == ["after-3"]
+
+
+def test_checkpoint_is_consistent_under_concurrent_completion() -> None:
+    written: list[Any] = []
+    checkpoint = Checkpoint(written.append)
+    spans = []
+    for n in range(200):
+        spans.append(checkpoint.open_span(checkpoint.next_record()))
+        checkpoint.add_state(n)
+    threads = [threading.Thread(target=checkpoint.close_span, args=(s,)) for s in reversed(spans)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert written == [199]
