@@ -104,7 +104,7 @@ def _to_epoch(value: Any, field: str) -> int:
     if isinstance(value, bool):
         raise _not_a_time(value, field)
     if isinstance(value, (int, float, Decimal)):
-        return _epoch_from_number(number(value, field))
+        return _epoch_from_number(value, value, field)
     if isinstance(value, dt.datetime):
         return _epoch_from_datetime(value)
     if isinstance(value, dt.date):
@@ -114,7 +114,11 @@ def _to_epoch(value: Any, field: str) -> int:
     raise _not_a_time(value, field)
 
 
-def _epoch_from_number(value: int | float) -> int:
+def _epoch_from_number(value: int | float | Decimal, source: Any, field: str) -> int:
+    try:
+        value = number(value, field)
+    except Unmappable:  # NaN, infinity, beyond 64 bits: not a time, whatever else it is
+        raise _not_a_time(source, field) from None
     if abs(value) >= _MILLISECONDS_FROM:
         value = value / 1000
     return math.floor(value)
@@ -128,7 +132,8 @@ def _epoch_from_datetime(value: dt.datetime) -> int:
 
 def _epoch_from_text(text: str, field: str) -> int:
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return _epoch_from_number(float(text))
+        # Decimal, not float: float() turns 400 digits into infinity, which floor() cannot take.
+        return _epoch_from_number(Decimal(text), text, field)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
