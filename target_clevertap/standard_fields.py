@@ -29,21 +29,29 @@ def _plain(rule: Callable[[Any, str], Any]) -> Converter:
     return lambda value, field, _region: rule(value, field)
 
 
+def _yes_no(rule: Callable[[Any, str, str | None], Any], code: str) -> Converter:
+    """A Y/N or boolean rule whose rejection code names the standard key, not the source key.
+
+    The source key may be spelt `Em_ployed` or `msg sms`; the code must not follow it.
+    """
+    return lambda value, field, _region: rule(value, field, code)
+
+
 NAME = StandardField("Name", _plain(values.text))
 EMAIL = StandardField("Email", _plain(values.email))
 PHONE = StandardField("Phone", values.phone_e164)
 GENDER = StandardField("Gender", _plain(values.gender))
 DOB = StandardField("DOB", _plain(values.clevertap_date))
 PHOTO = StandardField("Photo", _plain(values.text))
-EMPLOYED = StandardField("Employed", _plain(values.yes_no))
+EMPLOYED = StandardField("Employed", _yes_no(values.yes_no, "employed_invalid"))
 EDUCATION = StandardField("Education", _plain(values.education))
-MARRIED = StandardField("Married", _plain(values.yes_no))
+MARRIED = StandardField("Married", _yes_no(values.yes_no, "married_invalid"))
 AGE = StandardField("Age", _plain(values.age))
 CUSTOMER_TYPE = StandardField("Customer Type", _plain(values.text))
-MSG_EMAIL = StandardField("MSG-email", _plain(values.flag))
-MSG_PUSH = StandardField("MSG-push", _plain(values.flag))
-MSG_SMS = StandardField("MSG-sms", _plain(values.flag))
-MSG_WHATSAPP = StandardField("MSG-whatsapp", _plain(values.flag))
+MSG_EMAIL = StandardField("MSG-email", _yes_no(values.flag, "msg_email_invalid"))
+MSG_PUSH = StandardField("MSG-push", _yes_no(values.flag, "msg_push_invalid"))
+MSG_SMS = StandardField("MSG-sms", _yes_no(values.flag, "msg_sms_invalid"))
+MSG_WHATSAPP = StandardField("MSG-whatsapp", _yes_no(values.flag, "msg_whatsapp_invalid"))
 
 BY_SOURCE_KEY: dict[str, StandardField] = {
     "name": NAME,

@@ -180,14 +180,19 @@ def gender(value: Any, field: str) -> str:
     return mapped
 
 
-def yes_no(value: Any, field: str) -> str:
-    """`Y` or `N` from booleans and yes/no/true/false/1/0."""
+def yes_no(value: Any, field: str, code: str | None = None) -> str:
+    """`Y` or `N` from booleans and yes/no/true/false/1/0.
+
+    `code` names the rejection; without it, it is made from `field`.
+    """
     text = str(value).strip().lower()
     if text in _YES:
         return "Y"
     if text in _NO:
         return "N"
-    raise Unmappable(f"{field.lower()}_invalid", f"'{field}' is {shown(value)}; use yes/no or Y/N.")
+    raise Unmappable(
+        code or f"{field.lower()}_invalid", f"'{field}' is {shown(value)}; use yes/no or Y/N."
+    )
 
 
 def education(value: Any, field: str) -> str:
@@ -213,9 +218,9 @@ def age(value: Any, field: str) -> int | float:
     return parsed
 
 
-def flag(value: Any, field: str) -> bool:
+def flag(value: Any, field: str, code: str | None = None) -> bool:
     """A JSON boolean from booleans and yes/no/true/false/1/0."""
-    return yes_no(value, field) == "Y"
+    return yes_no(value, field, code) == "Y"
 
 
 def email(value: Any, field: str) -> str:
