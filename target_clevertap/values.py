@@ -31,6 +31,8 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _INT64_DIGITS = 18
 
+_PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
 Scalar = str | int | float | bool
 
 
@@ -152,11 +154,19 @@ def _not_a_time(value: Any, field: str) -> Unmappable:
 def phone_e164(value: Any, field: str, default_region: str | None) -> str:
     """A phone number in E.164 (`+` and digits), using the default region for national ones."""
     text = str(value).strip()
+    # Country codes are upper case to phonenumbers: with "us" every national number failed.
+    default_region = default_region.strip().upper() if default_region else None
     if not text.startswith("+") and default_region is None:
         raise Unmappable(
             "phone_invalid",
             f"'{field}' is {shown(text)}, which has no country code: write it as "
             "+<country><number> or set 'default_phone_region'.",
+        )
+    if not text.startswith("+") and default_region not in _PHONE_REGIONS:
+        raise Unmappable(
+            "phone_invalid",
+            f"'{field}' is {shown(text)}, which has no country code, and 'default_phone_region' "
+            f"is {shown(default_region)}, not a country code such as US or IN.",
         )
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
