@@ -7,6 +7,7 @@ in `values`; the checks CleverTap would otherwise fail the record for, in `prefl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -60,7 +61,7 @@ def _build(record: Mapping[str, Any], plan: StreamPlan) -> Payload:
 
 def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
     value = record.get(plan.identity_field)
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         value = _number_as_identity(value, plan.identity_field)
     if not isinstance(value, str) or not value.strip():
         raise Unmappable(
@@ -75,10 +76,18 @@ def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
 _MAX_IDENTITY_DIGITS = 100
 
 
-def _number_as_identity(value: int | Decimal, field: str) -> str:
+# Floats below this are whole numbers exactly (2**53): 1001.0 is the identity "1001".
+_EXACT_FLOAT_INTEGERS = 2**53
+
+
+def _number_as_identity(value: int | float | Decimal, field: str) -> str:
     """A numeric identity as text; whole numbers keep every digit, however large."""
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < _EXACT_FLOAT_INTEGERS:
+            return str(int(value))
+        return str(values.number(value, field))
     whole = value.is_finite() and value == value.to_integral_value()
     if whole and value.adjusted() < _MAX_IDENTITY_DIGITS:
         return str(int(value))
