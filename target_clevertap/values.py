@@ -244,9 +244,10 @@ def email(value: Any, field: str) -> str:
 
 
 def text(value: Any, field: str) -> str:
-    """Plain text (numbers are written out)."""
-    del field
-    return str(number(value, "value")) if isinstance(value, Decimal) else str(value)
+    """Plain text (numbers are written out; NaN and infinity are refused, as for scalars)."""
+    if isinstance(value, (float, Decimal)):
+        return str(number(value, field))
+    return str(value)
 
 
 def scalar(value: Any, field: str) -> Scalar:
