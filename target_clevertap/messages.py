@@ -25,6 +25,8 @@ class LineCountingReader(SingerReader):
     def deserialize_json(self, line: str) -> dict[str, Any]:
         """Parse one line; refuse non-JSON, non-objects and duplicate keys with a clear reason."""
         self.line_number += 1
+        if not line.isascii():
+            _require_utf8(line)
         try:
             message = json.loads(
                 line, parse_float=decimal.Decimal, object_pairs_hook=_refuse_duplicate_keys
@@ -37,11 +39,30 @@ class LineCountingReader(SingerReader):
             raise InputError(f"a Singer message must be a JSON object, not {shown(message)}.")
         return message
 
+    @staticmethod
+    def assert_line_requires(line_dict: dict[str, Any], requires: set[str]) -> None:
+        """Refuse a message that lacks keys the Singer spec requires, naming them."""
+        missing = sorted(requires - set(line_dict))
+        if missing:
+            kind = line_dict.get("type", "message")
+            raise InputError(
+                f"the {shown(kind)} message lacks {', '.join(repr(k) for k in missing)}, which "
+                "the Singer spec requires; check the tap."
+            )
+
     def _process_unknown_message(self, message_dict: dict[str, Any]) -> None:
         raise InputError(
             f"unknown Singer message type {shown(message_dict.get('type'))}; expected SCHEMA, "
             "RECORD, STATE, ACTIVATE_VERSION or BATCH."
         )
+
+
+def _require_utf8(line: str) -> None:
+    # Undecodable bytes reach us as lone surrogates (Python's surrogateescape on stdin).
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("the line is not UTF-8 text; Singer messages are UTF-8 JSON.") from None
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

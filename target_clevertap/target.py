@@ -44,6 +44,11 @@ class TargetClevertap(Target):
             self.listen(file_input)
         except Terminated:
             return self._drain_after_termination()
+        except UnicodeDecodeError:
+            return self._stop(
+                f"Input line {self.message_reader.line_number + 1}: the line is not UTF-8 text; "
+                "Singer messages are UTF-8 JSON."
+            )
         except (InputError, InvalidStreamSchema, RecordsWithoutSchemaException) as exc:
             return self._stop(f"Input line {self.message_reader.line_number}: {exc}")
         except (RunFailed, DeliveryFailed) as exc:

@@ -1,0 +1,78 @@
+"""Run the real `target-clevertap` process, as a tap's pipe or Meltano would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TARGET = shutil.which("target-clevertap") or str(Path(sys.executable).with_name("target-clevertap"))
+
+
+@dataclass
+class Finished:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def states(self) -> list[Any]:
+        return [json.loads(line) for line in self.stdout.splitlines()]
+
+    @property
+    def last_log_line(self) -> str:
+        return self.stderr.strip().splitlines()[-1]
+
+
+def write_config(directory: Path, config: dict[str, Any]) -> Path:
+    path = directory / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def run_target(
+    args: list[str],
+    singer_input: str | bytes = b"",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Finished:
+    data = singer_input.encode() if isinstance(singer_input, str) else singer_input
+    done = subprocess.run(
+        [TARGET, *args],
+        input=data,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    return Finished(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))
+
+
+def start_target(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start the target with a pipe for stdin, to feed it while it runs."""
+    return subprocess.Popen(
+        [TARGET, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for_log(process: subprocess.Popen[bytes], text: str, timeout: float = 30) -> None:
+    """Read the process's stderr until a line contains `text` (the rest stays readable)."""
+    assert process.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline().decode(errors="replace")
+        if text in line:
+            return
+        if not line:
+            break
+    raise AssertionError(f"the target never logged {text!r}")
