@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.upload_api import PASSCODE
+
 TARGET = shutil.which("target-clevertap") or str(Path(sys.executable).with_name("target-clevertap"))
 
 
@@ -51,7 +53,15 @@ def run_target(
         env={**os.environ, **(env or {})},
         check=False,
     )
-    return Finished(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))
+    finished = Finished(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))
+    assert_no_passcode(finished.stdout, finished.stderr)
+    return finished
+
+
+def assert_no_passcode(*outputs: str) -> None:
+    """Every process run of the suite is checked: the test passcode appears in no output."""
+    for output in outputs:
+        assert PASSCODE not in output, "the passcode leaked into the target's output"
 
 
 def start_target(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
