@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import socketserver
 import struct
@@ -54,7 +55,7 @@ class Sandbox:
         account_id: str = DEFAULT_ACCOUNT_ID,
         passcode: str = DEFAULT_PASSCODE,
         *,
-        db_path: str | None = None,
+        db_path: str | os.PathLike[str] | None = None,
         store: bool = True,
         latency_ms: int = 0,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
@@ -202,6 +203,8 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients can pool connections
     server_version = "clevertap-sandbox"
+    # Headers and body leave in two writes; with Nagle on, the body waits for a delayed ACK.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def do_GET(self) -> None:
