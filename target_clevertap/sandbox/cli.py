@@ -182,11 +182,6 @@ def _db_path(args: argparse.Namespace) -> str:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s clevertap-sandbox %(message)s",
-        stream=sys.stderr,
-    )
     try:
         sandbox = Sandbox(
             account_id=args.account_id,
@@ -198,9 +193,21 @@ def serve_command(args: argparse.Namespace) -> int:
             port=args.port,
             rules=_rules(args),
             faults=_faults(args),
-        ).start()
-    except (ValueError, OSError, sqlite3.Error) as exc:
+        )
+    except (ValueError, sqlite3.Error) as exc:
         print(f"clevertap-sandbox: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s clevertap-sandbox %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        sandbox.start()
+    except OSError as exc:
+        print(
+            f"clevertap-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
         return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
