@@ -14,7 +14,9 @@ from sandbox_helpers import Client
 
 from target_clevertap.sandbox import Sandbox
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "recorded-traffic"
+RECORDINGS = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "recorded-traffic"
+)
 ACCOUNT_ID = "fake_account_id"  # the placeholders the recordings were published with
 PASSCODE = "fake_passcode"
 RECORD_NUMBER = re.compile(r"Skipped record number\s*:\s*(\d+)")

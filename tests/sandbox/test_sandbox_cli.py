@@ -1,0 +1,135 @@
+"""The clevertap-sandbox command: serve as a subprocess with --port-file, and show."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sandbox_helpers import Client, event, profile, wait_until
+
+from target_clevertap.sandbox import read_profiles
+from target_clevertap.sandbox.cli import main
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+ACCOUNT_ID = "cli-account"
+PASSCODE = "cli-SECRET-passcode"
+
+
+def _start(tmp_path: Path, *arguments: str) -> tuple[subprocess.Popen[str], int]:
+    port_file = tmp_path / "sandbox.port"
+    environment = {
+        **os.environ,
+        "CLEVERTAP_SANDBOX_ACCOUNT_ID": ACCOUNT_ID,
+        "CLEVERTAP_SANDBOX_PASSCODE": PASSCODE,
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "target_clevertap.sandbox",
+            *("--port", "0", "--port-file", str(port_file)),
+            *arguments,
+        ],
+        cwd=REPOSITORY,
+        env=environment,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(
+        lambda: port_file.exists() or process.poll() is not None, "the port file", timeout=15
+    )
+    assert process.poll() is None, process.communicate()[1]
+    return process, int(port_file.read_text())
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_serve_writes_its_port_logs_each_request_and_stops_cleanly(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    database = tmp_path / "cli.db"
+    process, port = _start(tmp_path, "--db", str(database))
+
+    answer = Client(port, ACCOUNT_ID, PASSCODE).upload(profile(Name="Ana"), event("Signed Up"))
+    refused = Client(port, ACCOUNT_ID, "wrong-" + PASSCODE).upload(profile())
+    while_running = read_profiles(database)
+    process.send_signal(stop_signal)
+    _, log = process.communicate(timeout=10)
+
+    assert (answer.status, refused.status) == (200, 401)
+    assert [row["profile"] for row in while_running] == [{"Name": "Ana"}]
+    assert process.returncode == 0
+    assert "POST /1/upload 200 records=2 processed=2" in log
+    assert "POST /1/upload 401 records=0 processed=0" in log
+    assert f"listening on http://127.0.0.1:{port}" in log
+    assert PASSCODE not in log
+    assert "stopped" in log
+
+
+def test_serve_takes_faults_from_flags(tmp_path: Path) -> None:
+    process, port = _start(
+        tmp_path, "--memory", "--quiet", "--fail", "503,200", "--fail-match", "type=event"
+    )
+    client = Client(port, ACCOUNT_ID, PASSCODE)
+
+    statuses = [client.upload(profile()).status] + [client.upload(event()).status for _ in "ab"]
+    process.terminate()
+    _, log = process.communicate(timeout=10)
+
+    assert statuses == [200, 503, 200]
+    assert "POST /1/upload" not in log
+
+
+def test_serve_refuses_a_bad_fault_entry_with_a_readable_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["--memory", "--port", "0", "--fail", "503,bogus"])
+
+    assert code == 2
+    assert "Unknown fault 'bogus'" in capsys.readouterr().err
+
+
+def test_show_prints_counts_and_the_newest_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "cli.db"
+    process, port = _start(tmp_path, "--db", str(database), "--quiet")
+    client = Client(port, ACCOUNT_ID, PASSCODE)
+    client.upload(profile("u-1", ts=1700000000, Name="Ana"), profile("u-2", Name="Bo"))
+    client.upload({**event("Charged", Amount=5), "ts": 1700000000}, event("Viewed"))
+    client.upload(event("App Launched"))
+    process.terminate()
+    process.communicate(timeout=10)
+
+    code = main(["show", "--db", str(database), "--limit", "1"])
+
+    output = capsys.readouterr().out
+    assert code == 0
+    assert output.splitlines()[:10] == [
+        f"Sandbox database {database}",
+        "profiles: 2",
+        "events: 2",
+        "  Charged: 1",
+        "  Viewed: 1",
+        "tokens: 0",
+        "requests: 3",
+        "  HTTP 200: 3",
+        "",
+        "Newest 1 profiles:",
+    ]
+    assert "  identity=u-2  " in output
+    assert '{"Name": "Bo"}' in output
+    assert "Newest 1 events:" in output
+    assert "Z  Viewed  {}" in output
+
+
+def test_show_explains_a_missing_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["show", "--db", str(tmp_path / "none.db")])
+
+    assert code == 2
+    assert "No sandbox database at" in capsys.readouterr().err
