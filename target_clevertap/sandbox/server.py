@@ -7,6 +7,7 @@ known path get 405, other paths 404, always in CleverTap's JSON error envelope.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -73,6 +74,8 @@ class Sandbox:
         self._faults = FaultState(initial)
         self._stats = Stats()
         self._store = StoreWriter(db_path or MEMORY) if store else None
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
         self._upload = UploadService(
             account_id=account_id,
             passcode=passcode,
@@ -103,6 +106,7 @@ class Sandbox:
         if self._server is None:
             return
         self._server.shutdown()
+        self._server.close_connections()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
@@ -184,7 +188,25 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(request)
+
+    def close_connections(self) -> None:
+        """End kept-alive connections, whose threads would otherwise go on serving them."""
+        with self._connections_lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup, which can stall for seconds.

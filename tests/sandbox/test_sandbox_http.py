@@ -173,6 +173,16 @@ def test_connections_are_kept_alive_between_requests(client: Client) -> None:
     assert client.connection.sock is socket_after_first
 
 
+def test_stopping_ends_kept_alive_connections(sandbox: Sandbox, client: Client) -> None:
+    assert client.upload(event()).status == 200
+
+    sandbox.stop()
+
+    with pytest.raises(ConnectionError):
+        client.upload(event())
+    assert len(sandbox.events()) == 1
+
+
 def _upload_event(port: int, name: str) -> Response:
     client = Client(port)
     try:
