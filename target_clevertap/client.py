@@ -60,11 +60,15 @@ class Answer:
 
 
 class AdaptiveLimiter:
-    """Caps requests in flight; halves the cap on 429 and grows it back by one per full window."""
+    """Caps requests in flight; halves the cap on 429 and grows it back by one per full window.
+
+    The first request goes alone: wrong credentials then fail one request, not fifteen.
+    """
 
     def __init__(self, ceiling: int) -> None:
         self.ceiling = ceiling
-        self.limit = ceiling
+        self.limit = 1
+        self._proven = False
         self._in_flight = 0
         self._successes = 0
         self._changed = threading.Condition()
@@ -85,12 +89,18 @@ class AdaptiveLimiter:
     def throttled(self) -> None:
         """CleverTap said too many concurrent requests."""
         with self._changed:
+            self._proven = True
             self.limit = max(1, self.limit // 2)
             self._successes = 0
 
     def succeeded(self) -> None:
         """A request went through; after `limit` of them in a row, allow one more."""
         with self._changed:
+            if not self._proven:
+                self._proven = True
+                self.limit = self.ceiling
+                self._changed.notify_all()
+                return
             self._successes += 1
             if self._successes >= self.limit and self.limit < self.ceiling:
                 self.limit += 1
@@ -134,6 +144,7 @@ class UploadClient:
         self._limiter = limiter
         self._logger = logger
         self._session = _pooled_session(limiter.ceiling)
+        self._stopped = threading.Event()
         self._session.headers.update(
             {
                 "X-CleverTap-Account-Id": account_id,
@@ -165,9 +176,15 @@ class UploadClient:
         """Release pooled connections."""
         self._session.close()
 
+    def stop(self) -> None:
+        """Send nothing more: a batch failed for good, so the run is ending."""
+        self._stopped.set()
+
     def _attempt(self, body: bytes, stream: str, attempts: list[int]) -> tuple[int, Any]:
         attempts.append(1)
         with self._limiter.slot():
+            if self._stopped.is_set():
+                raise UploadError("not sent: the run is stopping after an earlier failure")
             try:
                 response = self._session.post(
                     self.url, data=body, timeout=self._timeout, allow_redirects=False

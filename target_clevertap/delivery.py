@@ -62,7 +62,6 @@ class Delivery:
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="upload")
         self._room = threading.BoundedSemaphore(2 * max_concurrency)
         self._failure: DeliveryFailed | None = None
-        self._stopping = threading.Event()
         self._unfinished = 0
         self._idle = threading.Condition()
 
@@ -96,8 +95,6 @@ class Delivery:
 
     def _deliver(self, batch: Batch) -> None:
         try:
-            if self._stopping.is_set():
-                return
             outcome = self._send(batch.payloads, batch.stream)
             self._on_delivered(batch, outcome)
         except UploadError as exc:
@@ -148,4 +145,4 @@ class Delivery:
                 f"Stream '{batch.stream}': a batch of {len(batch.payloads)} records could not be "
                 f"delivered: {error}"
             )
-        self._stopping.set()
+        self._client.stop()

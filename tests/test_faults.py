@@ -1,0 +1,158 @@
+"""Fault injection: the real target process against the sandbox's fault switches.
+
+Every case checks, from the sandbox's store, the rejected-records file and the state lines, that
+each input record was delivered or rejected as the state contract says, and what the exit code
+and the last log line report.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from target_clevertap.sandbox import Faults, Sandbox
+from tests import singer
+from tests.process import Finished, run_target, start_target, wait_for_log, write_config
+from tests.upload_api import PASSCODE
+
+ACCOUNT = "acc-faults"
+USERS = 30
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")) as running:
+        yield running
+
+
+def settings(url: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "account_id": ACCOUNT,
+        "passcode": PASSCODE,
+        "api_url": url,
+        "batch_size_rows": 10,
+        "max_concurrency": 3,
+        "retry_backoff_seconds": 0.05,
+        "rejected_records_path": str(tmp_path / "rejected.jsonl"),
+        **extra,
+    }
+
+
+def users_input() -> str:
+    return singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        [
+            line
+            for n in range(3)
+            for line in (
+                *singer.profiles("users", 10, start=10 * n),
+                singer.state({"users": 10 * n + 10}),
+            )
+        ],
+    )
+
+
+def run(config: dict[str, Any], tmp_path: Path, singer_input: str) -> Finished:
+    return run_target(["--config", str(write_config(tmp_path, config))], singer_input)
+
+
+def assert_everything_delivered(done: Finished, sandbox: Sandbox, tmp_path: Path) -> None:
+    assert done.exit_code == 0, done.stderr
+    assert sorted(p["identity"] for p in sandbox.profiles()) == sorted(
+        f"u{i}" for i in range(USERS)
+    )
+    assert not (tmp_path / "rejected.jsonl").exists()
+    assert done.states[-1] == {"users": USERS}
+    assert "Stream 'users': received 30, sent 30, accepted 30" in done.last_log_line
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        pytest.param(["429"] * 6, id="429-burst"),
+        pytest.param(["500", "502html", "503", "504html"], id="5xx-json-and-html"),
+        pytest.param(["reset", "reset"], id="connection-reset"),
+        pytest.param(["400"], id="whole-batch-400-split-and-resent"),
+    ],
+)
+def test_transient_faults_end_with_everything_delivered(
+    sandbox: Sandbox, tmp_path: Path, faults: list[str]
+) -> None:
+    sandbox.set_faults(Faults(sequence=faults))
+
+    done = run(settings(sandbox.url, tmp_path), tmp_path, users_input())
+
+    assert_everything_delivered(done, sandbox, tmp_path)
+
+
+def test_answers_slower_than_the_timeout_are_retried(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.set_faults(Faults(sequence=["slow:2"]))
+
+    done = run(settings(sandbox.url, tmp_path, request_timeout=0.5), tmp_path, users_input())
+
+    assert_everything_delivered(done, sandbox, tmp_path)
+    assert "no answer within 0.5s" in done.stderr
+
+
+def test_a_listener_that_is_down_for_a_while_then_back(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = settings(f"http://127.0.0.1:{port}", tmp_path, retry_backoff_seconds=0.3)
+    process = start_target(["--config", str(write_config(tmp_path, config))])
+    assert process.stdin is not None
+    process.stdin.write(users_input().encode())
+    process.stdin.flush()
+    wait_for_log(process, "connection failed")
+
+    with Sandbox(
+        account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db"), port=port
+    ) as back:
+        stdout, stderr = process.communicate(timeout=60)
+        done = Finished(process.returncode, stdout.decode(), stderr.decode())
+        assert_everything_delivered(done, back, tmp_path)
+
+
+def test_a_fault_that_never_clears_fails_the_run_and_state_covers_only_delivered_records(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.set_faults(Faults(forever="503", match="type=event"))
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.profiles("users", 10),
+        singer.state({"users": 10}),
+        singer.schema("clicks", singer.EVENT_SCHEMA),
+        singer.events("clicks", 10),
+        singer.state({"users": 10, "clicks": 10}),
+    )
+
+    done = run(settings(sandbox.url, tmp_path, max_retries=2), tmp_path, singer_input)
+
+    assert done.exit_code == 1
+    assert done.states == [{"users": 10}]
+    assert len(sandbox.profiles()) == 10
+    assert sandbox.events() == []
+    assert (
+        "Stream 'clicks': a batch of 10 records could not be delivered: HTTP 503"
+        in done.last_log_line
+    )
+    assert "gave up after 3 attempts" in done.last_log_line
+
+
+def test_wrong_passcode_fails_within_one_request_and_leaks_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    config = settings(sandbox.url, tmp_path, passcode="wrong-" + PASSCODE[::-1])
+
+    done = run(config, tmp_path, users_input())
+
+    assert done.exit_code == 1
+    assert sandbox.stats()["requests_total"] == 1
+    assert "CleverTap refused the credentials (HTTP 401: Account ID is not valid)" in done.stderr
+    assert f"account '{ACCOUNT}'" in done.stderr
+    assert config["passcode"] not in done.stderr + done.stdout
+    assert done.states == []
