@@ -14,6 +14,7 @@ from target_clevertap.values import Unmappable, shown
 MAX_KEY_BYTES = 120
 MAX_VALUE_BYTES = 512
 MAX_EVENT_PROPERTIES = 256
+MAX_PROFILE_PROPERTIES = 256  # custom profile properties per account
 MAX_MULTI_VALUES = 100
 
 # The Android SDK's restricted list, plus `Web Page Viewed`, which the server refused with 513.
@@ -46,6 +47,12 @@ def _problems(payload: Mapping[str, Any]) -> Iterator[Unmappable]:
         data = payload["evtData"]
     else:
         data = payload["profileData"]
+        if len(data) > MAX_PROFILE_PROPERTIES:
+            yield Unmappable(
+                "too_many_properties",
+                f"The profile has {len(data)} properties; a CleverTap account holds at most 256 "
+                "custom profile properties.",
+            )
     yield from _data_problems(data)
 
 
