@@ -11,14 +11,18 @@ Python API::
 
     with Sandbox(account_id="acc", passcode="pass", db_path=None, store=True, latency_ms=0,
                  max_concurrent=15, host="127.0.0.1", port=0) as sb:   # port 0: a free port
-        sb.url                          # "http://127.0.0.1:PORT"; POST {sb.url}/1/upload
+        sb.url          # "http://127.0.0.1:PORT"; POST {sb.url}/1/upload
         sb.set_faults(Faults(sequence=["503", "503", "200"], match="type=event"))
         sb.stats()      # requests_total, requests_by_status {code: n}, in_flight,
                         # max_in_flight_seen, records_received, records_accepted
-        sb.profiles()   # [{"identity_key", "identity", "profile": {...}, "ts"}]  (also
-        sb.events()     # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]  after
-        sb.counts()     # {"profiles", "events", "tokens", "requests", "events_by_name",
-                        #  "requests_by_status"}                             stop())
+    sb.profiles()       # [{"identity_key", "identity", "profile": {...}, "ts"}]
+    sb.events()         # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
+    sb.tokens(); sb.requests()
+    sb.counts()         # {"profiles", "events", "tokens", "requests", "events_by_name",
+                        #  "requests_by_status"}
+
+Leaving the ``with`` block (or ``sb.stop()``) stops serving and ends open connections; the
+store stays readable until ``sb.close()``. ``sb.start()`` returns ``sb``.
 
 ``db_path``: ``None`` or ``":memory:"`` keeps data in memory, a path writes a SQLite file (WAL
 mode, readable by other processes while the sandbox runs); ``store=False`` keeps nothing.
@@ -35,7 +39,7 @@ Reading a database file, while the sandbox runs or after::
 
 Admin endpoints (same port, no auth): ``POST /_sandbox/faults`` with a JSON object of
 :class:`Faults` fields (replaces all faults; ``{}`` clears them), ``GET /_sandbox/faults``,
-``GET /_sandbox/stats``.
+``GET /_sandbox/stats``. A wrong regional host is simulated with ``Faults(forever="401")``.
 
 Decisions where the contract is open:
 
@@ -43,8 +47,8 @@ Decisions where the contract is open:
   else 523; an objectId must be 1-64 letters, digits, ``_`` or ``-``, else 526;
 * a profile without a ``profileData`` object, or with a malformed value (unknown or disabled
   ``$`` operator, bad operator argument, list holding objects), gives 524; an event without an
-  ``evtData`` object gives 512; the first failing rule of a record wins (order: type, identity,
-  objectId, ts, then the type's own rules in code order);
+  ``evtData`` object gives 512; the first failing rule of a record wins, in the order of
+  ``validation.CHECKS`` (type, identity, objectId, ts, then the record type's own rules);
 * ``null`` property values are accepted and leave the stored value alone; nested objects in
   ``profileData`` are stored as given; events create no profile;
 * ``ts`` as a digit string or in milliseconds (13 digits) is accepted and stored in seconds

@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clevertap-sandbox",
         description="A local stand-in for CleverTap's upload API (POST /1/upload). "
         "For loopback use only: its admin endpoints need no credentials.",
+        epilog="Without a command it serves. Options: clevertap-sandbox serve --help",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the sandbox (the default command)")

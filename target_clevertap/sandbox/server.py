@@ -65,6 +65,8 @@ class Sandbox:
         rules: Rules | None = None,
         faults: Faults | None = None,
     ) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
         self.account_id = account_id
         self.host = host
         self.rules = rules or Rules()
@@ -74,8 +76,6 @@ class Sandbox:
         self._faults = FaultState(initial)
         self._stats = Stats()
         self._store = StoreWriter(db_path or MEMORY) if store else None
-        if max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
         self._upload = UploadService(
             account_id=account_id,
             passcode=passcode,

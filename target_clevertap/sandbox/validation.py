@@ -7,14 +7,7 @@ returning a :class:`RecordError` or ``None``; the first failing rule of a record
 of :data:`CHECKS`. Where CleverTap's real text is known it is used byte for byte, including its
 odd separators (515-520 glue "Skipped" to the reason, 513 and 525 have a space).
 
-Decisions where the contract is open (documented in the package docstring too):
-
-* exactly one identity key (``identity``, ``objectId``, ``FBID``, ``GPID``) with a non-empty string
-  or a number, else 523; a key whose value is ``null`` counts as absent;
-* an ``objectId`` must be a string of 1-64 letters, digits, ``_`` or ``-``, else 526;
-* a profile without a ``profileData`` object, or with a malformed property value (unknown or
-  disabled ``$`` operator, bad operator argument, list holding objects or lists) gives 524;
-* an event without an ``evtData`` object gives 512, like nested event data.
+Decisions taken where the contract is open are listed in the package docstring.
 """
 
 from __future__ import annotations
