@@ -249,11 +249,15 @@ def _pooled_session(pool_size: int) -> requests.Session:
     return session
 
 
-def _json_or_retry(response: requests.Response) -> Any:
+def _json_body(response: requests.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = None
+        return None
+
+
+def _json_or_retry(response: requests.Response) -> Any:
+    body = _json_body(response)
     if not isinstance(body, Mapping):
         raise RetryableError(f"HTTP 200 with an unreadable body: {shown(response.text)}", 200)
     return body
@@ -261,10 +265,7 @@ def _json_or_retry(response: requests.Response) -> Any:
 
 def _error_text(response: requests.Response) -> str:
     """CleverTap's `error` text when the body is its JSON envelope, else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = _json_body(response)
     if isinstance(body, Mapping) and body.get("error"):
         return str(body["error"])
     text = " ".join(response.text.split())

@@ -59,3 +59,8 @@ def lines(*groups: str | Iterable[str]) -> str:
     for group in groups:
         out.extend([group] if isinstance(group, str) else group)
     return "\n".join(out) + "\n"
+
+
+def users_then_state(count: int, state_value: Any) -> str:
+    """The commonest input: a profile stream of `count` users, then one STATE."""
+    return lines(schema("users", PROFILE_SCHEMA), profiles("users", count), state(state_value))

@@ -100,11 +100,7 @@ def test_partial_answer_rejects_exactly_the_refused_records(
 
     result = run_target(
         config,
-        singer.lines(
-            singer.schema("users", singer.PROFILE_SCHEMA),
-            singer.profiles("users", 5),
-            singer.state({"n": 5}),
-        ),
+        singer.users_then_state(5, {"n": 5}),
     )
 
     assert result.exit_code == 0
@@ -133,11 +129,7 @@ def test_transient_status_is_retried_then_delivered(
 
     result = run_target(
         config,
-        singer.lines(
-            singer.schema("users", singer.PROFILE_SCHEMA),
-            singer.profiles("users", 3),
-            singer.state({"n": 3}),
-        ),
+        singer.users_then_state(3, {"n": 3}),
     )
 
     assert result.exit_code == 0
@@ -154,11 +146,7 @@ def test_retries_exhausted_fails_the_run_and_writes_no_state_past_it(
 
     result = run_target(
         config,
-        singer.lines(
-            singer.schema("users", singer.PROFILE_SCHEMA),
-            singer.profiles("users", 3),
-            singer.state({"n": 3}),
-        ),
+        singer.users_then_state(3, {"n": 3}),
     )
 
     assert result.exit_code == 1
@@ -199,11 +187,7 @@ def test_whole_batch_refused_as_malformed_is_split_down_to_the_culprit(
 
     result = run_target(
         config,
-        singer.lines(
-            singer.schema("users", singer.PROFILE_SCHEMA),
-            singer.profiles("users", 8),
-            singer.state({"n": 8}),
-        ),
+        singer.users_then_state(8, {"n": 8}),
     )
 
     assert result.exit_code == 0
@@ -225,11 +209,7 @@ def test_dry_run_sends_with_dry_run_flag_and_writes_no_state(
 
     result = run_target(
         config,
-        singer.lines(
-            singer.schema("users", singer.PROFILE_SCHEMA),
-            singer.profiles("users", 2),
-            singer.state({"n": 2}),
-        ),
+        singer.users_then_state(2, {"n": 2}),
     )
 
     assert result.exit_code == 0

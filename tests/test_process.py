@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,22 +147,23 @@ def test_bad_input_line_stops_with_its_line_number_and_no_later_state(
     assert {"after": 1} not in done.states
 
 
+def start_with_buffered_users(config: dict, tmp_path: Path, count: int) -> subprocess.Popen[bytes]:
+    """A running target holding `count` buffered users and a STATE, waiting for more input."""
+    process = start_target(["--config", str(write_config(tmp_path, config))])
+    assert process.stdin is not None
+    # The SCHEMA of a second stream is logged only after everything before it was read.
+    marker = singer.schema("marker", singer.PROFILE_SCHEMA)
+    process.stdin.write((singer.users_then_state(count, {"n": count}) + marker + "\n").encode())
+    process.stdin.flush()
+    wait_for_log(process, "Stream 'marker'")
+    return process
+
+
 def test_sigterm_drains_buffered_records_and_writes_the_safe_state(
     sandbox: Sandbox, settings: dict, tmp_path: Path
 ) -> None:
     sandbox.set_faults(Faults(latency_ms=200))
-    process = start_target(["--config", str(write_config(tmp_path, settings))])
-    assert process.stdin is not None
-    process.stdin.write(
-        singer.lines(
-            singer.schema("users", singer.PROFILE_SCHEMA),
-            singer.profiles("users", 10),
-            singer.state({"n": 10}),
-            singer.schema("marker", singer.PROFILE_SCHEMA),
-        ).encode()
-    )
-    process.stdin.flush()
-    wait_for_log(process, "Stream 'marker'")  # 10 records are buffered, more input awaited
+    process = start_with_buffered_users(settings, tmp_path, count=10)
 
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)
@@ -176,18 +178,7 @@ def test_sigterm_with_a_failing_drain_exits_non_zero(
 ) -> None:
     sandbox.set_faults(Faults(forever="503"))
     config = {**settings, "max_retries": 1}
-    process = start_target(["--config", str(write_config(tmp_path, config))])
-    assert process.stdin is not None
-    process.stdin.write(
-        singer.lines(
-            singer.schema("users", singer.PROFILE_SCHEMA),
-            singer.profiles("users", 3),
-            singer.state({"n": 3}),
-            singer.schema("marker", singer.PROFILE_SCHEMA),
-        ).encode()
-    )
-    process.stdin.flush()
-    wait_for_log(process, "Stream 'marker'")
+    process = start_with_buffered_users(config, tmp_path, count=3)
 
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=30)
