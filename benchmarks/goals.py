@@ -1,0 +1,109 @@
+"""The issue's targets, checked against the measured runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from scenarios import Outcome
+
+CEILING_SHARE = 0.6  # (a) records/s at least this share of 15 x 1000 / latency
+BUDGET_SHARE = 0.8  # with 5 requests allowed: at least this share of 5 x 1000 / latency
+MAX_RSS_MB = 150.0
+RSS_GROWTH = 0.10
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One line of the goals table: what was wanted, what was measured, whether it was met."""
+
+    wanted: str
+    measured: str
+    met: bool | None  # None: not run, or nothing to judge (a ratio shown for information)
+
+    @property
+    def verdict(self) -> str:
+        return {True: "yes", False: "**no**", None: "-"}[self.met]
+
+
+Runs = Mapping[str, Outcome]
+
+
+def evaluate(runs: Runs) -> list[Goal]:
+    """Every goal whose runs exist; a goal whose runs were skipped says so."""
+    checks: list[Callable[[Runs], Goal]] = [
+        _ceiling_share,
+        _ratio_goal("a", "c", "(a) wall / (c) wall, with latency"),
+        _ratio_goal("a", "d", "(a) wall / (d) wall, with latency"),
+        _ratio_goal("a0", "c0", "(a) wall <= (c) wall at zero latency", limit=1.0),
+        _memory_flat,
+        _budget,
+    ]
+    return [check(runs) for check in checks]
+
+
+def _missing(wanted: str, runs: Runs, *keys: str) -> Goal | None:
+    absent = [key for key in keys if key not in runs]
+    return Goal(wanted, f"not run ({', '.join(absent)})", None) if absent else None
+
+
+def _ceiling_share(runs: Runs) -> Goal:
+    wanted = f"(a) >= {CEILING_SHARE:.0%} of the API ceiling 15 x 1000 / latency"
+    skipped = _missing(wanted, runs, "a")
+    if skipped:
+        return skipped
+    run = runs["a"]
+    ceiling = run.scenario.api_ceiling() or 0.0
+    share = run.records_per_second / ceiling
+    measured = (
+        f"{run.records_per_second:,.0f} / {ceiling:,.0f} records/s = {share:.2f} "
+        f"(goal >= {CEILING_SHARE * ceiling:,.0f} records/s)"
+    )
+    return Goal(wanted, measured, run.ok and share >= CEILING_SHARE)
+
+
+def _ratio_goal(
+    first: str, second: str, wanted: str, limit: float | None = None
+) -> Callable[[Runs], Goal]:
+    def check(runs: Runs) -> Goal:
+        skipped = _missing(wanted, runs, first, second)
+        if skipped:
+            return skipped
+        a, b = runs[first].usage.wall_seconds, runs[second].usage.wall_seconds
+        measured = f"{a:.2f} s / {b:.2f} s = {a / b:.2f}"
+        both_ok = runs[first].ok and runs[second].ok
+        return Goal(wanted, measured, None if limit is None else both_ok and a / b <= limit)
+
+    return check
+
+
+def _memory_flat(runs: Runs) -> Goal:
+    wanted = f"(a) peak RSS at 1M records <= {MAX_RSS_MB:.0f} MB and within 10% of the N run"
+    skipped = _missing(wanted, runs, "a", "a1m")
+    if skipped:
+        return skipped
+    small, large = runs["a"].usage.peak_rss_mb, runs["a1m"].usage.peak_rss_mb
+    growth = large / small - 1
+    measured = f"{large:.1f} MB at 1M vs {small:.1f} MB ({growth:+.1%})"
+    met = runs["a1m"].ok and large <= MAX_RSS_MB and abs(growth) <= RSS_GROWTH
+    return Goal(wanted, measured, met)
+
+
+def _budget(runs: Runs) -> Goal:
+    wanted = (
+        f"5 requests allowed: exit 0, zero failed records, >= {BUDGET_SHARE:.0%} of "
+        "5 x 1000 / latency"
+    )
+    skipped = _missing(wanted, runs, "a5")
+    if skipped:
+        return skipped
+    run = runs["a5"]
+    ceiling = run.scenario.api_ceiling() or 0.0
+    share = run.records_per_second / ceiling
+    throttled = run.sandbox.stats.get("requests_by_status", {}).get("429", 0) if run.sandbox else 0
+    measured = (
+        f"exit {run.usage.exit_code}, {run.failed_records} failed, {throttled} x 429, "
+        f"{run.records_per_second:,.0f} / {ceiling:,.0f} records/s = {share:.2f}"
+    )
+    met = run.ok and run.failed_records == 0 and share >= BUDGET_SHARE
+    return Goal(wanted, measured, met)

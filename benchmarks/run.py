@@ -1,0 +1,159 @@
+"""Throughput, CPU and memory of target-clevertap against the SDK's floor and a peer target.
+
+    .venv/bin/python benchmarks/run.py [--records N] [--latency-ms 250] [--quick] [--repeat K]
+
+Runs, on one generated input (N profile records, a STATE every 10,000):
+  (a) target-clevertap with max_concurrency 15, (b) target-clevertap with its defaults,
+  (c) a no-op singer-sdk target (benchmarks/noop_target.py), (d) target-jsonl from PyPI;
+then (a) and (c) again at zero added latency, (a) on 1,000,000 records (not with --quick) and
+(a) against a sandbox that allows only 5 requests in flight. Each target-clevertap run gets its
+own sandbox process (storage off), whose CPU time and in-flight peak are shown. Logs and the
+Markdown report go to benchmarks/out/<time>/; the generated inputs are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from goals import evaluate
+from peers import ensure_peer, peer_versions
+from processes import terminate_on_sigterm
+from scenarios import API_CONCURRENCY, BENCHMARKS, Outcome, Scenario, Tools, run_scenario
+from singer_input import STATE_EVERY, write_input
+from tables import environment, render
+
+LARGE_RECORDS = 1_000_000
+BUDGET_CONCURRENCY = 5
+QUICK_RECORDS = 20_000
+QUICK_LATENCY_MS = 50
+FIXED = {"max_concurrency": API_CONCURRENCY}
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, help="records per run (default 200,000)")
+    parser.add_argument("--latency-ms", type=int, help="added per request (default 250)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK_RECORDS:,} records, {QUICK_LATENCY_MS} ms, no 1M run (under a minute)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; median kept")
+    parser.add_argument("--out", type=Path, help="directory for logs (default benchmarks/out/)")
+    args = parser.parse_args(argv)
+    args.records = args.records or (QUICK_RECORDS if args.quick else 200_000)
+    if args.latency_ms is None:
+        args.latency_ms = QUICK_LATENCY_MS if args.quick else 250
+    if args.records < 1 or args.latency_ms < 1 or args.repeat < 1:
+        parser.error("--records, --latency-ms and --repeat must be at least 1")
+    return args
+
+
+def _clevertap(
+    key: str, title: str, records: int, latency_ms: int, limit: int = API_CONCURRENCY
+) -> Scenario:
+    """target-clevertap with max_concurrency 15 (scenario a and its variants)."""
+    return Scenario(key, title, "clevertap", records, latency_ms, FIXED, sandbox_limit=limit)
+
+
+def scenarios(records: int, latency_ms: int, *, large: bool) -> list[Scenario]:
+    """The runs, in the order they are made."""
+    plan = [
+        _clevertap("a", "(a) target-clevertap, max_concurrency 15", records, latency_ms),
+        Scenario("b", "(b) target-clevertap, defaults", "clevertap", records, latency_ms),
+        Scenario("c", "(c) no-op SDK target", "noop", records),
+        Scenario("d", "(d) target-jsonl (PyPI)", "jsonl", records),
+        _clevertap("a0", "(a) at zero latency", records, 0),
+        Scenario("c0", "(c) again, for the zero-latency pair", "noop", records),
+    ]
+    if large:
+        plan.append(_clevertap("a1m", "(a) on 1M records", LARGE_RECORDS, latency_ms))
+    title = f"(a), sandbox allows {BUDGET_CONCURRENCY} in flight"
+    plan.append(_clevertap("a5", title, records, latency_ms, BUDGET_CONCURRENCY))
+    return plan
+
+
+def run_repeated(
+    scenario: Scenario, tools: Tools, input_path: Path, out: Path, repeat: int
+) -> Outcome:
+    """Run a scenario `repeat` times; keep the run with the median wall time."""
+    outcomes = []
+    for attempt in range(repeat):
+        workdir = out / (scenario.key if repeat == 1 else f"{scenario.key}-{attempt + 1}")
+        outcome = run_scenario(scenario, tools, input_path, workdir)
+        print(_progress(outcome), file=sys.stderr, flush=True)
+        outcomes.append(outcome)
+    outcomes.sort(key=lambda o: o.usage.wall_seconds)
+    return outcomes[len(outcomes) // 2]
+
+
+def _progress(outcome: Outcome) -> str:
+    status = "ok" if outcome.ok else "; ".join(outcome.problems)
+    return (
+        f"  {outcome.scenario.title}: {outcome.usage.wall_seconds:.2f} s, "
+        f"{outcome.records_per_second:,.0f} records/s, {status}"
+    )
+
+
+def _input_for(records: int, out: Path, inputs: dict[int, Path]) -> Path:
+    if records not in inputs:
+        print(f"Writing {records:,} records ...", file=sys.stderr, flush=True)
+        inputs[records] = write_input(out / f"input-{records}.jsonl", records)
+    return inputs[records]
+
+
+def run_all(plan: Sequence[Scenario], tools: Tools, out: Path, repeat: int) -> list[Outcome]:
+    """Every scenario whose target is available; the generated inputs are removed after."""
+    inputs: dict[int, Path] = {}
+    outcomes = []
+    try:
+        for scenario in plan:
+            if scenario.target == "jsonl" and tools.peer is None:
+                continue
+            input_path = _input_for(scenario.records, out, inputs)
+            outcomes.append(run_repeated(scenario, tools, input_path, out, repeat))
+    finally:
+        for path in inputs.values():
+            path.unlink(missing_ok=True)
+    return outcomes
+
+
+def _header(args: argparse.Namespace) -> list[str]:
+    return [
+        f"### target-clevertap throughput ({args.records:,} records, "
+        f"{args.latency_ms} ms added per request)",
+        "",
+        *environment(peer_versions()),
+        f"- Input: {args.records:,} profile records of 10 fields, a STATE every "
+        f"{STATE_EVERY:,}; stdin from a file, stdout to a file.",
+        "- API: clevertap-sandbox in its own process (storage off), a fresh one per run, "
+        f"{API_CONCURRENCY} requests in flight allowed unless said; CPU s and peak RSS are the "
+        "target process's own (wait4), the sandbox's CPU is shown apart.",
+        f"- Command: `.venv/bin/python benchmarks/run.py {' '.join(sys.argv[1:])}`".rstrip(),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = (args.out or BENCHMARKS / "out") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True)
+    tools = Tools(peer=ensure_peer())
+    plan = scenarios(args.records, args.latency_ms, large=not args.quick)
+    with terminate_on_sigterm():
+        outcomes = run_all(plan, tools, out, args.repeat)
+    report = render(_header(args), outcomes, evaluate({o.scenario.key: o for o in outcomes}))
+    (out / "results.md").write_text(report, encoding="utf-8")
+    print(report)
+    print(f"Logs and results.md: {out}", file=sys.stderr)
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
+if __name__ == "__main__":
+    if shutil.which("target-clevertap", path=str(Path(sys.executable).parent)) is None:
+        sys.exit("Run with the project's venv: .venv/bin/python benchmarks/run.py")
+    sys.exit(main())
