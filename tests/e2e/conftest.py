@@ -16,9 +16,9 @@ from e2e_sandbox import SandboxProcess
 
 @pytest.fixture(scope="session")
 def meltano() -> Meltano:
-    """Meltano for the repository's project, with its plugins installed (once per session)."""
+    """Meltano for the repository's project, with its plugins installed."""
     runner = Meltano.for_repo()
-    runner.install()
+    runner.ensure_plugins()
     return runner
 
 

@@ -13,8 +13,7 @@ from e2e_samples import REPO_ROOT, Row
 from e2e_sandbox import ACCOUNT_ID, PASSCODE, SandboxProcess, Stored
 
 # Few, immediate retries keep the failing-run test quick. Whole numbers: Meltano 4.4 cannot pass
-# a fractional setting from an env var (see meltano.yml), and singer-sdk reads fractions in a
-# config file as Decimal, which the target's checks refuse today.
+# a fractional setting from an env var (see meltano.yml).
 FAST_RETRIES = {"max_retries": 2, "retry_backoff_seconds": 0, "request_timeout": 10}
 
 
@@ -65,6 +64,7 @@ class Harness:
         return {
             **loader_config_in_meltano_yml(),
             **FAST_RETRIES,
+            "retry_backoff_seconds": 0.05,  # a fraction: singer-sdk reads it as a Decimal
             "account_id": ACCOUNT_ID,
             "passcode": PASSCODE,
             "api_url": self.sandbox.url,

@@ -84,8 +84,11 @@ class Meltano:
         assert finished.returncode == 0, finished.explain()
         return finished
 
-    def install(self) -> None:
-        self.check("install")
+    def ensure_plugins(self) -> None:
+        """`meltano install` unless every plugin is there already: reinstalling would recreate
+        virtualenvs that another test session (or scripts/demo.sh) may be running from."""
+        if not all(path.exists() for path in PLUGIN_EXECUTABLES):
+            self.check("install")
 
     def run(self, *blocks: str, environment: str = "sandbox") -> Finished:
         return self.call(f"--environment={environment}", "run", *blocks)
@@ -105,9 +108,20 @@ def state_id(extractor: str, loader: str = "target-clevertap", environment: str 
     return f"{environment}:{extractor}-to-{loader}"
 
 
+def plugin_path(plugin_type: str, name: str, executable: str) -> Path:
+    return REPO_ROOT / ".meltano" / plugin_type / name / "venv" / "bin" / executable
+
+
+PLUGIN_EXECUTABLES = (
+    plugin_path("extractors", "tap-jsonl", "tap-jsonl"),
+    plugin_path("extractors", "tap-postgres", "tap-postgres"),
+    plugin_path("loaders", "target-clevertap", "target-clevertap"),
+)
+
+
 def plugin_executable(plugin_type: str, name: str, executable: str) -> Path:
     """A plugin's executable inside the virtualenv `meltano install` made for it."""
-    path = REPO_ROOT / ".meltano" / plugin_type / name / "venv" / "bin" / executable
+    path = plugin_path(plugin_type, name, executable)
     if not path.exists():
         raise RuntimeError(f"{path} is missing; `meltano install` did not install {name}")
     return path
