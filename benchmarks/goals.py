@@ -33,11 +33,12 @@ def evaluate(runs: Runs) -> list[Goal]:
     """Every goal whose runs exist; a goal whose runs were skipped says so."""
     checks: list[Callable[[Runs], Goal]] = [
         _ceiling_share,
-        _ratio_goal("a", "c", "(a) wall / (c) wall, with latency"),
-        _ratio_goal("a", "d", "(a) wall / (d) wall, with latency"),
-        _ratio_goal("a0", "c0", "(a) wall <= (c) wall at zero latency", limit=1.0),
+        _ratio_goal("a", ("c",), "(a) wall / (c) wall, with latency"),
+        _ratio_goal("a", ("d",), "(a) wall / (d) wall, with latency"),
+        _ratio_goal("a0", ("c0", "c"), "(a) wall <= (c) wall at zero latency", limit=1.0),
         _memory_flat,
-        _budget,
+        _budget("a5"),
+        _budget("a5slow"),
     ]
     return [check(runs) for check in checks]
 
@@ -63,9 +64,12 @@ def _ceiling_share(runs: Runs) -> Goal:
 
 
 def _ratio_goal(
-    first: str, second: str, wanted: str, limit: float | None = None
+    first: str, seconds: tuple[str, ...], wanted: str, limit: float | None = None
 ) -> Callable[[Runs], Goal]:
+    """first's wall / the wall of the first of `seconds` that ran (c0, else c: same target)."""
+
     def check(runs: Runs) -> Goal:
+        second = next((key for key in seconds if key in runs), seconds[0])
         skipped = _missing(wanted, runs, first, second)
         if skipped:
             return skipped
@@ -89,21 +93,24 @@ def _memory_flat(runs: Runs) -> Goal:
     return Goal(wanted, measured, met)
 
 
-def _budget(runs: Runs) -> Goal:
-    wanted = (
-        f"5 requests allowed: exit 0, zero failed records, >= {BUDGET_SHARE:.0%} of "
-        "5 x 1000 / latency"
-    )
-    skipped = _missing(wanted, runs, "a5")
-    if skipped:
-        return skipped
-    run = runs["a5"]
+def _budget(key: str) -> Callable[[Runs], Goal]:
+    def check(runs: Runs) -> Goal:
+        latency = f"{runs[key].scenario.latency_ms} ms" if key in runs else "latency"
+        wanted = (
+            f"5 requests allowed ({latency}): exit 0, zero failed records, "
+            f">= {BUDGET_SHARE:.0%} of 5 x 1000 / latency"
+        )
+        return _missing(wanted, runs, key) or _budget_goal(wanted, runs[key])
+
+    return check
+
+
+def _budget_goal(wanted: str, run: Outcome) -> Goal:
     ceiling = run.scenario.api_ceiling() or 0.0
     share = run.records_per_second / ceiling
-    throttled = run.sandbox.stats.get("requests_by_status", {}).get("429", 0) if run.sandbox else 0
+    throttled = run.sandbox.stats["requests_by_status"].get("429", 0) if run.sandbox else 0
     measured = (
         f"exit {run.usage.exit_code}, {run.failed_records} failed, {throttled} x 429, "
         f"{run.records_per_second:,.0f} / {ceiling:,.0f} records/s = {share:.2f}"
     )
-    met = run.ok and run.failed_records == 0 and share >= BUDGET_SHARE
-    return Goal(wanted, measured, met)
+    return Goal(wanted, measured, run.ok and run.failed_records == 0 and share >= BUDGET_SHARE)
