@@ -238,3 +238,19 @@ def test_fail_on_rejected_turns_rejections_into_a_failed_run(
     assert result.states == [{"n": 3}], (
         "state is still safe: every record was delivered or rejected"
     )
+
+
+def test_redirect_is_not_followed_with_the_credentials(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    def redirect(records: list[dict[str, Any]]) -> tuple[int, Any]:
+        return 302, {"status": "moved"}
+
+    upload_api.default = redirect
+
+    result = run_target(config, singer.users_then_state(2, {"n": 2}))
+
+    assert result.exit_code == 1
+    assert len(upload_api.requests) == 1
+    assert "redirect (HTTP 302)" in result.log
+    assert result.states == []

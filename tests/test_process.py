@@ -186,3 +186,19 @@ def test_sigterm_with_a_failing_drain_exits_non_zero(
     assert process.returncode == 1
     assert stdout == b""
     assert "drain failed" in stderr.decode()
+
+
+@pytest.mark.parametrize("passcode", [PASSCODE, "wrong-passcode-0042"])
+def test_debug_logging_with_http_details_never_shows_the_passcode(
+    settings: dict, tmp_path: Path, passcode: str
+) -> None:
+    config = {**settings, "passcode": passcode}
+    env = {"LOGLEVEL": "DEBUG", "TARGET_CLEVERTAP_LOGLEVEL": "DEBUG"}
+
+    done = run_target(
+        ["--config", str(write_config(tmp_path, config))], singer.users_then_state(3, {"n": 3}), env
+    )
+
+    assert "DEBUG" in done.stderr
+    assert "POST /1/upload" in done.stderr, "urllib3's request lines should be in the debug log"
+    assert passcode not in done.stderr + done.stdout
