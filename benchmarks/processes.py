@@ -48,6 +48,10 @@ def _reap(proc: subprocess.Popen[bytes], started: float, timeout: float) -> Usag
     watchdog.start()
     try:
         _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:  # interrupted: leave no child behind
+        proc.kill()
+        proc.wait()
+        raise
     finally:
         watchdog.cancel()
     wall = time.monotonic() - started

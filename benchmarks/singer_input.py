@@ -45,7 +45,7 @@ def record(number: int) -> dict[str, Any]:
         "id": f"U{number:08d}",
         "email": f"user{number}@example.com",
         "name": f"User {number}",
-        "phone": f"+1415555{number % 10_000:04d}",
+        "phone": f"+1415{200 + number // 10_000 % 800:03d}{number % 10_000:04d}",  # unique
         "gender": _GENDERS[number % 2],
         "updated_at": updated.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "score": round((number * 37 % 100_000) / 100, 2),
