@@ -67,7 +67,8 @@ def _record_index(
     item: Mapping[str, Any], sent: Sequence[Mapping[str, Any]], taken: set[int]
 ) -> int | None:
     match = _RECORD_NUMBER.search(str(item.get("error", "")))
-    if match and 1 <= int(match.group(1)) <= len(sent):
+    # A number already listed is not trusted twice: each sent record gets at most one failure.
+    if match and 1 <= int(match.group(1)) <= len(sent) and int(match.group(1)) - 1 not in taken:
         return int(match.group(1)) - 1
     echoed = item.get("record")
     if isinstance(echoed, Mapping):
