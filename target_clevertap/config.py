@@ -7,12 +7,14 @@ passcode.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from phonenumbers import SUPPORTED_REGIONS
 from singer_sdk import typing as th
 
 REGION_HOSTS: dict[str, str] = {
@@ -254,6 +256,7 @@ def config_errors(config: Mapping[str, Any]) -> list[str]:
         *_credential_errors(config),
         *_endpoint_errors(config),
         *_limit_errors(config),
+        *_phone_region_errors(config),
         *_stream_errors(config),
     ]
 
@@ -275,19 +278,18 @@ def _credential_errors(config: Mapping[str, Any]) -> list[str]:
 
 def _endpoint_errors(config: Mapping[str, Any]) -> list[str]:
     region, api_url = config.get("region"), config.get("api_url")
-    if api_url:
-        return _api_url_errors(str(api_url))
-    if region is None:
-        return [
+    errors = _api_url_errors(str(api_url)) if api_url else []
+    if region is None and not api_url:
+        errors.append(
             "Setting 'region' is missing: set it to the prefix of your dashboard URL "
             f"(one of {', '.join(REGION_HOSTS)}), or set 'api_url'."
-        ]
-    if region not in REGION_HOSTS:
-        return [
-            f"Setting 'region' is '{region}', which is not a CleverTap region: use the prefix "
+        )
+    elif region is not None and (not isinstance(region, str) or region not in REGION_HOSTS):
+        errors.append(
+            f"Setting 'region' is {region!r}, which is not a CleverTap region: use the prefix "
             f"of your dashboard URL, one of {', '.join(REGION_HOSTS)}."
-        ]
-    return []
+        )
+    return errors
 
 
 def _api_url_errors(api_url: str) -> list[str]:
@@ -313,34 +315,47 @@ def _is_loopback(host: str) -> bool:
 
 def _limit_errors(config: Mapping[str, Any]) -> list[str]:
     checks = [
-        ("max_concurrency", 1, MAX_CONCURRENCY),
-        ("max_retries", 0, 100),
-        ("request_timeout", 0.001, 3600),
-        ("retry_backoff_seconds", 0, 600),
-        ("batch_size_rows", 1, None),
+        ("max_concurrency", 1, MAX_CONCURRENCY, True),
+        ("max_retries", 0, 100, True),
+        ("request_timeout", 0.001, 3600, False),
+        ("retry_backoff_seconds", 0, 600, False),
+        ("batch_size_rows", 1, None, True),
     ]
     errors = []
-    for name, low, high in checks:
+    for name, low, high, whole in checks:
         value = config.get(name)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             errors.append(f"Setting '{name}' must be a number, not {value!r}.")
+        elif not math.isfinite(value) or (whole and value != int(value)):
+            kind = "a whole number" if whole else "a finite number"
+            errors.append(f"Setting '{name}' is {value}; it must be {kind}.")
         elif value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             errors.append(f"Setting '{name}' is {value}; it must be {bound}.")
     return errors
 
 
+def _phone_region_errors(config: Mapping[str, Any]) -> list[str]:
+    region = config.get("default_phone_region")
+    if region is None or (isinstance(region, str) and region.upper() in SUPPORTED_REGIONS):
+        return []
+    return [
+        f"Setting 'default_phone_region' is {region!r}, which is not an ISO country code "
+        "(e.g. US, GB, IN)."
+    ]
+
+
 def _stream_errors(config: Mapping[str, Any]) -> list[str]:
     streams = config.get("streams") or {}
     if not isinstance(streams, Mapping):
         return ["Setting 'streams' must be an object keyed by stream name."]
+    malformed = [name for name, entry in streams.items() if not isinstance(entry, Mapping)]
+    if malformed:
+        return [f"Setting 'streams.{name}' must be an object." for name in malformed]
     errors = []
-    for name, entry in streams.items():
-        if not isinstance(entry, Mapping):
-            errors.append(f"Setting 'streams.{name}' must be an object.")
-            continue
+    for name in streams:
         settings = stream_settings(config, name)
         if settings.type not in (None, *STREAM_TYPES):
             errors.append(

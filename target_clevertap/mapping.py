@@ -48,7 +48,7 @@ def map_record(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejecti
 def _build(record: Mapping[str, Any], plan: StreamPlan) -> Payload:
     payload: Payload = {"type": plan.kind, plan.identity_type: _identity(record, plan)}
     raw_ts = record.get(plan.timestamp_field)
-    if raw_ts is not None:
+    if raw_ts is not None and not (isinstance(raw_ts, str) and not raw_ts.strip()):
         payload["ts"] = values.epoch_seconds(raw_ts, plan.timestamp_field)
     if plan.kind == "profile":
         payload["profileData"] = _profile_data(record, plan)

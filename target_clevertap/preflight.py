@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from target_clevertap.standard_fields import STANDARD_KEYS
 from target_clevertap.values import Unmappable, shown
 
 MAX_KEY_BYTES = 120
@@ -47,11 +48,12 @@ def _problems(payload: Mapping[str, Any]) -> Iterator[Unmappable]:
         data = payload["evtData"]
     else:
         data = payload["profileData"]
-        if len(data) > MAX_PROFILE_PROPERTIES:
+        custom = len(data.keys() - STANDARD_KEYS)
+        if custom > MAX_PROFILE_PROPERTIES:
             yield Unmappable(
                 "too_many_properties",
-                f"The profile has {len(data)} properties; a CleverTap account holds at most 256 "
-                "custom profile properties.",
+                f"The profile has {custom} custom properties; a CleverTap account holds at "
+                "most 256.",
             )
     yield from _data_problems(data)
 

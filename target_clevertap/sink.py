@@ -46,8 +46,18 @@ class CleverTapSink(BatchSink):
         self._span: int | None = None
 
     def setup(self) -> None:
-        """Say, once per stream, how its records are read."""
+        """Say, once per stream, how its records are read, and warn of a missing event name."""
         self.logger.info(self.plan.describe())
+        if self.plan.kind == "event" and not self.plan.event_name:
+            field = self.plan.event_name_field
+            if field not in self.schema.get("properties", {}):
+                self.logger.warning(
+                    "Stream '%s' is an event stream, but its SCHEMA has no '%s' property: "
+                    "records without it will be rejected; set 'event_name' or "
+                    "'event_name_field' in its 'streams' entry.",
+                    self.stream_name,
+                    field,
+                )
 
     @property
     def max_size(self) -> int:

@@ -80,3 +80,6 @@ _IGNORED_IN_KEYS = re.compile(r"[_\-\s]")
 def standard_field_for(source_key: str) -> StandardField | None:
     """The standard field a source key feeds, if any."""
     return BY_SOURCE_KEY.get(_IGNORED_IN_KEYS.sub("", source_key).lower())
+
+
+STANDARD_KEYS = frozenset(field.name for field in BY_SOURCE_KEY.values())

@@ -245,6 +245,8 @@ def email(value: Any, field: str) -> str:
 
 def text(value: Any, field: str) -> str:
     """Plain text (numbers are written out; NaN and infinity are refused, as for scalars)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (float, Decimal)):
         return str(number(value, field))
     return str(value)

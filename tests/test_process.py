@@ -202,3 +202,15 @@ def test_debug_logging_with_http_details_never_shows_the_passcode(
     assert "DEBUG" in done.stderr
     assert "POST /1/upload" in done.stderr, "urllib3's request lines should be in the debug log"
     assert passcode not in done.stderr + done.stdout
+
+
+def test_event_stream_without_a_name_field_is_warned_about(settings: dict, tmp_path: Path) -> None:
+    config = {**settings, "streams": {"orders": {"type": "event"}}}
+    singer_input = singer.lines(
+        singer.schema("orders", singer.PROFILE_SCHEMA), singer.profiles("orders", 1)
+    )
+
+    done = run_target(["--config", str(write_config(tmp_path, config))], singer_input)
+
+    assert "Stream 'orders' is an event stream, but its SCHEMA has no 'evtName'" in done.stderr
+    assert "rejected locally 1" in done.last_log_line

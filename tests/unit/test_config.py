@@ -271,3 +271,45 @@ def test_streams_must_be_an_object(streams: Any) -> None:
     assert config_errors(config(streams=streams)) == [
         "Setting 'streams' must be an object keyed by stream name."
     ]
+
+
+@pytest.mark.parametrize("region", [["us1"], {"name": "us1"}, 1])
+def test_region_of_the_wrong_type_is_refused(region: Any) -> None:
+    (error,) = config_errors(config(region=region))
+    assert "'region'" in error
+
+
+def test_region_is_still_checked_when_api_url_is_set() -> None:
+    (error,) = config_errors(config(region="eu2", api_url="https://proxy.example.com"))
+    assert "'region' is 'eu2'" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("max_concurrency", 2.5), ("max_retries", 1.5), ("batch_size_rows", 10.1)],
+)
+def test_whole_number_settings_refuse_fractions(name: str, value: float) -> None:
+    (error,) = config_errors(config(**{name: value}))
+    assert f"'{name}' is {value}; it must be a whole number" in error
+
+
+@pytest.mark.parametrize("name", ["request_timeout", "retry_backoff_seconds", "max_concurrency"])
+def test_numeric_settings_refuse_nan(name: str) -> None:
+    (error,) = config_errors(config(**{name: float("nan")}))
+    assert f"'{name}' is nan" in error
+
+
+@pytest.mark.parametrize("region", ["US", "gb", "IN"])
+def test_known_phone_regions_in_any_case(region: str) -> None:
+    assert config_errors(config(default_phone_region=region)) == []
+
+
+@pytest.mark.parametrize("region", ["XX", "USA", 1])
+def test_unknown_phone_region_is_refused(region: Any) -> None:
+    (error,) = config_errors(config(default_phone_region=region))
+    assert "'default_phone_region'" in error
+
+
+def test_star_entry_that_is_not_an_object_is_refused_without_crashing() -> None:
+    errors = config_errors(config(streams={"*": "profile", "users": {"type": "profile"}}))
+    assert errors == ["Setting 'streams.*' must be an object."]

@@ -103,6 +103,15 @@ def test_event_payload_has_name_ts_and_flat_data() -> None:
     assert type(payload["evtData"]["quantity"]) is int
 
 
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_timestamp_text_counts_as_no_timestamp(blank: str) -> None:
+    assert map_record({"id": "u-1", "ts": blank}, PROFILE_PLAN) == {
+        "type": "profile",
+        "identity": "u-1",
+        "profileData": {},
+    }
+
+
 def test_record_without_timestamp_has_no_ts() -> None:
     assert map_record({"id": "u-1", "plan": "gold"}, PROFILE_PLAN) == {
         "type": "profile",

@@ -89,7 +89,6 @@ def test_event_name_field_absent() -> None:
         "inf",
         "yesterday",
         "1e10",
-        "",
         "2023-13-01",
         "1900-01-01",
         "1900-01-01T00:00:00Z",
