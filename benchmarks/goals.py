@@ -74,7 +74,11 @@ def _ratio_goal(
         if skipped:
             return skipped
         a, b = runs[first].usage.wall_seconds, runs[second].usage.wall_seconds
-        measured = f"{a:.2f} s / {b:.2f} s = {a / b:.2f}"
+        cpu_a, cpu_b = runs[first].usage.cpu_seconds, runs[second].usage.cpu_seconds
+        measured = (
+            f"wall {a:.2f} s / {b:.2f} s = {a / b:.2f}; "
+            f"CPU {cpu_a:.2f} s / {cpu_b:.2f} s = {cpu_a / cpu_b:.2f}"
+        )
         both_ok = runs[first].ok and runs[second].ok
         return Goal(wanted, measured, None if limit is None else both_ok and a / b <= limit)
 

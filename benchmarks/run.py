@@ -57,6 +57,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; median kept")
     parser.add_argument("--out", type=Path, help="directory for logs (default benchmarks/out/)")
+    parser.add_argument(
+        "--only", help="comma-separated run keys to make, e.g. a0,c0 (a b c d a0 c0 a1m a5 a5slow)"
+    )
     args = parser.parse_args(argv)
     args.records = args.records or (QUICK_RECORDS if args.quick else 200_000)
     if args.latency_ms is None:
@@ -158,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True)
     tools = Tools(peer=ensure_peer())
     plan = scenarios(args.records, args.latency_ms, quick=args.quick)
+    if args.only:
+        keys = set(args.only.split(","))
+        plan = [scenario for scenario in plan if scenario.key in keys]
     with terminate_on_sigterm():
         outcomes = run_all(plan, tools, out, args.repeat)
     report = render(_header(args), outcomes, evaluate({o.scenario.key: o for o in outcomes}))

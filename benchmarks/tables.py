@@ -88,7 +88,7 @@ def _sandbox_cells(outcome: Outcome) -> list[str]:
 def result_row(outcome: Outcome) -> list[str]:
     usage = outcome.usage
     return [
-        outcome.scenario.title,
+        f"{outcome.scenario.title} [{outcome.scenario.key}]",
         f"{outcome.scenario.records:,}",
         _latency(outcome),
         f"{usage.wall_seconds:.2f}",
