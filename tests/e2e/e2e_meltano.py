@@ -11,7 +11,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from e2e_samples import REPO_ROOT
 
@@ -65,12 +65,16 @@ class Meltano:
     def with_env(self, **extra: str) -> Meltano:
         return Meltano(self.binary, {**self.env, **extra})
 
+    @property
+    def process_env(self) -> dict[str, str]:
+        return {**self.env, "MELTANO_PROJECT_ROOT": str(REPO_ROOT)}
+
     def call(self, *args: str, timeout: float = RUN_TIMEOUT_SECONDS) -> Finished:
         command = [str(self.binary), *args]
         result = subprocess.run(
             command,
             cwd=REPO_ROOT,
-            env={**self.env, "MELTANO_PROJECT_ROOT": str(REPO_ROOT)},
+            env=self.process_env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -91,7 +95,21 @@ class Meltano:
             self.check("install")
 
     def run(self, *blocks: str, environment: str = "sandbox") -> Finished:
-        return self.call(f"--environment={environment}", "run", *blocks)
+        return self.call(*run_arguments(blocks, environment))
+
+    def start_run(
+        self, *blocks: str, stdout: IO[str], stderr: IO[str], environment: str = "sandbox"
+    ) -> subprocess.Popen[str]:
+        """`meltano run` in the background, for tests that interrupt it; the caller waits."""
+        return subprocess.Popen(
+            [str(self.binary), *run_arguments(blocks, environment)],
+            cwd=REPO_ROOT,
+            env=self.process_env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
 
     def state(self, state_id: str) -> dict[str, Any]:
         """The state Meltano stored under `state_id`; {} when it has none."""
@@ -101,6 +119,10 @@ class Meltano:
         assert finished.returncode == 0, finished.explain()
         text = finished.stdout.strip()
         return json.loads(text) if text else {}
+
+
+def run_arguments(blocks: tuple[str, ...], environment: str) -> list[str]:
+    return [f"--environment={environment}", "run", *blocks]
 
 
 def state_id(extractor: str, loader: str = "target-clevertap", environment: str = "sandbox") -> str:

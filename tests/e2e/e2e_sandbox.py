@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ ACCOUNT_ID = "SANDBOX-ACCOUNT"  # the sandbox environment of meltano.yml uses th
 PASSCODE = "sandbox-passcode"
 START_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 10
+ADMIN_TIMEOUT_SECONDS = 10
 
 
 def sandbox_executable() -> str:
@@ -105,6 +108,20 @@ class SandboxProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Call an admin endpoint (`/_sandbox/...`): POST when there is a body, else GET."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}{path}", data=data)
+        with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_SECONDS) as response:
+            return dict(json.loads(response.read()))
+
+    def set_faults(self, **faults: Any) -> None:
+        """Replace the running sandbox's faults (`Faults` fields; none clears them all)."""
+        self.admin("/_sandbox/faults", faults)
+
+    def stats(self) -> dict[str, Any]:
+        return self.admin("/_sandbox/stats")
 
     def restarted(self, *, fail_forever: str | None = None, fail_match: str | None = None):
         """Stop this server and start another on the same database (new port)."""
