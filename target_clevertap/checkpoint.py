@@ -4,6 +4,9 @@ Records are numbered in arrival order. Each buffered or in-flight batch is an op
 first record's number; a STATE that arrived after N records is safe once no open span starts
 below N. Batches finish out of order, so the watermark is the lowest open span, not the newest
 finished batch. A failed batch's span never closes, so no state past it is ever written.
+
+Spans open in record order, so the oldest open span is the first in insertion order; the reader
+uses it to stay within a window of the watermark (see `Pipeline.hold_window`).
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ class Checkpoint:
         """`write_state` of None (a dry run) means state is tracked but never written."""
         self._write_state = write_state
         self._lock = threading.Lock()
+        self._closed = threading.Condition(self._lock)
         self._records_seen = 0
         self._span_ids = itertools.count()
         self._open: dict[int, int] = {}
         self._pending: deque[tuple[int, Any]] = deque()
         self._written: Any = None
+        self.oldest_open: tuple[int, int] | None = None
+        """(span id, first record) of the oldest open span, or None; read without the lock."""
 
     def next_record(self) -> int:
         """Number the next record (called from the reading thread only)."""
@@ -39,13 +45,22 @@ class Checkpoint:
         span = next(self._span_ids)
         with self._lock:
             self._open[span] = first_record
+            if self.oldest_open is None:
+                self.oldest_open = (span, first_record)
         return span
 
     def close_span(self, span: int) -> None:
         """Every record of the span is delivered or rejected."""
         with self._lock:
             del self._open[span]
+            self.oldest_open = next(iter(self._open.items()), None)
             self._advance()
+            self._closed.notify_all()
+
+    def wait_for_a_close(self, timeout: float) -> None:
+        """Block until some span closes, or the timeout passes."""
+        with self._closed:
+            self._closed.wait(timeout)
 
     def add_state(self, value: Any) -> None:
         """A STATE message arrived after all records numbered so far."""
@@ -61,7 +76,7 @@ class Checkpoint:
         return self._written
 
     def _advance(self) -> None:
-        watermark = min(self._open.values(), default=self._records_seen)
+        watermark = self.oldest_open[1] if self.oldest_open else self._records_seen
         safe = None
         while self._pending and self._pending[0][0] <= watermark:
             safe = self._pending.popleft()[1]

@@ -202,6 +202,11 @@ class StreamPlan:
         )
 
 
+def batch_rows(config: Mapping[str, Any]) -> int:
+    """Records per request: `batch_size_rows` clamped to CleverTap's 1..1000."""
+    return max(1, min(int(config.get("batch_size_rows") or MAX_BATCH_ROWS), MAX_BATCH_ROWS))
+
+
 def api_base_url(config: Mapping[str, Any]) -> str:
     """The base URL requests go to: api_url if set, else the region's host."""
     if config.get("api_url"):

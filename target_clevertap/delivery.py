@@ -1,9 +1,9 @@
 """Deliver batches in the background while input is still being read.
 
 Up to `max_concurrency` requests are in flight (the client's adaptive limiter decides how many
-right now); a bounded number of batches may wait behind them, so memory stays flat and the reader
-is held back when CleverTap is slower than the tap. A request refused whole as malformed (400) is
-split in halves until the records causing it are isolated.
+right now); how many batches may wait behind them is bounded by the reader's window (see
+`Pipeline.hold_window`), so memory stays flat when CleverTap is slower than the tap. A request
+refused whole as malformed (400) is split in halves until the records causing it are isolated.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ class Delivery:
         self._on_delivered = on_delivered
         self._logger = logger
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="upload")
-        self._room = threading.BoundedSemaphore(2 * max_concurrency)
         self._failure: DeliveryFailed | None = None
         self._unfinished = 0
         self._idle = threading.Condition()
@@ -71,9 +70,8 @@ class Delivery:
         return self._failure
 
     def submit(self, batch: Batch) -> None:
-        """Queue a batch; blocks while the queue is full; raises once any batch has failed."""
+        """Queue a batch; raises once any batch has failed."""
         self.raise_if_failed()
-        self._room.acquire()
         with self._idle:
             self._unfinished += 1
         self._pool.submit(self._deliver, batch)
@@ -103,7 +101,6 @@ class Delivery:
             self._logger.exception("Stream '%s': unexpected error while delivering", batch.stream)
             self._fail(batch, exc)
         finally:
-            self._room.release()
             with self._idle:
                 self._unfinished -= 1
                 self._idle.notify_all()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from target_clevertap.checkpoint import Checkpoint
 from target_clevertap.client import AdaptiveLimiter, UploadClient
-from target_clevertap.config import DEFAULT_MAX_CONCURRENCY, api_base_url
+from target_clevertap.config import DEFAULT_MAX_CONCURRENCY, api_base_url, batch_rows
 from target_clevertap.delivery import Batch, BatchOutcome, Delivery
 from target_clevertap.jsonl import dumps_exact
 from target_clevertap.mapping import Rejection
@@ -28,8 +28,15 @@ class RunFailed(Exception):
 class Pipeline:
     """Everything after mapping: batching hand-off, delivery, rejects and state."""
 
-    def __init__(self, config: Mapping[str, Any], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        logger: logging.Logger,
+        flush_buffer: Callable[[int], bool],
+    ) -> None:
+        """`flush_buffer(span)` sends the buffered records of that span now, if a sink holds it."""
         self._logger = logger
+        self._flush_buffer = flush_buffer
         self._fail_on_rejected = bool(config.get("fail_on_rejected"))
         self.dry_run = bool(config.get("dry_run"))
         concurrency = int(config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
@@ -46,6 +53,7 @@ class Pipeline:
             logger=logger,
         )
         self.delivery = Delivery(client, concurrency, self._delivered, logger)
+        self.window = concurrency * batch_rows(config)
         self.checkpoint = Checkpoint(None if self.dry_run else _write_state_line)
         self.rejects = RejectsFile(config.get("rejected_records_path"))
         self.report = RunReport()
@@ -62,6 +70,21 @@ class Pipeline:
         )
         self.report.rejected_locally(stream, rejection.code)
         self._logger.debug("Stream '%s': record rejected: %s", stream, rejection.reason)
+
+    def hold_window(self, position: int) -> None:
+        """Keep the reader within `max_concurrency x batch_size_rows` records of the oldest
+        unsettled one.
+
+        This bounds what a crash can make the next run send twice (delivered records the last
+        state does not cover) and the memory held; and a stream that went quiet with a partial
+        buffer is flushed instead of holding the state back until the end of the run.
+        """
+        oldest = self.checkpoint.oldest_open
+        while oldest is not None and position - oldest[1] >= self.window:
+            self.delivery.raise_if_failed()
+            if not self._flush_buffer(oldest[0]):
+                self.checkpoint.wait_for_a_close(timeout=1.0)
+            oldest = self.checkpoint.oldest_open
 
     def send(self, batch: Batch) -> None:
         """Hand a full buffer to delivery (blocks while too many batches are waiting)."""

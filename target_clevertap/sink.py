@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 from singer_sdk.sinks import BatchSink
 
-from target_clevertap.config import MAX_BATCH_ROWS, plan_stream
+from target_clevertap.config import batch_rows, plan_stream
 from target_clevertap.delivery import Batch
 from target_clevertap.mapping import Rejection, map_record
 from target_clevertap.values import shown
@@ -44,6 +44,12 @@ class CleverTapSink(BatchSink):
         self._payloads: list[dict[str, Any]] = []
         self._records: list[Mapping[str, Any]] = []
         self._span: int | None = None
+        self._max_size = batch_rows(target.config)
+
+    @property
+    def open_span(self) -> int | None:
+        """The checkpoint span of the buffered records, if any are buffered."""
+        return self._span
 
     def setup(self) -> None:
         """Say, once per stream, how its records are read, and warn of a missing event name."""
@@ -62,7 +68,7 @@ class CleverTapSink(BatchSink):
     @property
     def max_size(self) -> int:
         """Records per request: `batch_size_rows` clamped to CleverTap's 1..1000."""
-        return max(1, min(self.batch_size_rows or MAX_BATCH_ROWS, MAX_BATCH_ROWS))
+        return self._max_size
 
     @property
     def current_size(self) -> int:
@@ -92,6 +98,7 @@ class CleverTapSink(BatchSink):
         """Map one record: reject it with its reason, or buffer it for the next batch."""
         del context
         position = self._pipeline.checkpoint.next_record()
+        self._pipeline.hold_window(position)
         self._pipeline.report.received(self.stream_name)
         if self._invalid_reason is not None:
             result: dict[str, Any] | Rejection = Rejection("schema_invalid", self._invalid_reason)

@@ -36,7 +36,7 @@ class TargetClevertap(Target):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipeline = Pipeline(self.config, self.logger)
+        self.pipeline = Pipeline(self.config, self.logger, self._flush_buffer)
 
     def run(self, file_input: IO[str] | None = None) -> int:
         """Read all input and deliver it; returns the process exit code."""
@@ -80,6 +80,14 @@ class TargetClevertap(Target):
         del frame
         self.logger.info("Received signal %d.", signum)
         raise Terminated
+
+    def _flush_buffer(self, span: int) -> bool:
+        """Send the sink buffer that holds this checkpoint span, if one does."""
+        for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
+            if isinstance(sink, CleverTapSink) and sink.open_span == span:
+                self.drain_one(sink)
+                return True
+        return False
 
     def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         self._assert_line_requires(message_dict, requires={"value"})

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from target_clevertap.checkpoint import Checkpoint
+from target_clevertap.sandbox import Faults, Sandbox
 from tests import singer
 from tests.upload_api import UploadApi
 
@@ -161,3 +164,65 @@ def test_checkpoint_is_consistent_under_concurrent_completion() -> None:
         thread.join()
 
     assert written == [199]
+
+
+def test_a_quiet_stream_with_a_partial_buffer_does_not_hold_state_back(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    config.update(batch_size_rows=10, max_concurrency=1)
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.schema("clicks", singer.EVENT_SCHEMA),
+        singer.profiles("users", 3),
+        singer.state({"step": 1}),
+        *[
+            [*singer.events("clicks", 10, start=10 * n), singer.state({"step": n + 2})]
+            for n in range(5)
+        ],
+    )
+
+    result = run_target(config, singer_input)
+
+    assert [len(b) for b in upload_api.bodies][:2] == [3, 10], (
+        "the 3 users left waiting are sent early"
+    )
+    assert result.states[0] == {"step": 1}
+    assert result.states[-1] == {"step": 6}
+    assert len(result.states) >= 4, "state advances during the run, not only at its end"
+
+
+def test_the_reader_stays_within_a_window_of_the_oldest_unsettled_batch(
+    config: dict, run_target: Any
+) -> None:
+    # 3 requests x 10 records: while the 2nd request hangs, the reader may go on only until 30
+    # records past its start, so at most 2 more batches are sent. A crash then could make the
+    # next run resend at most max_concurrency x batch_size_rows delivered records.
+    with Sandbox(account_id=config["account_id"], passcode=config["passcode"]) as sandbox:
+        sandbox.set_faults(Faults(sequence=["ok", "slow:2"]))
+        config.update(api_url=sandbox.url, batch_size_rows=10, max_concurrency=3)
+        seen_while_stuck = watch_requests_while_the_second_hangs(sandbox)
+
+        result = run_target(config, singer.users_then_state(200, {"n": 200}))
+
+        assert result.exit_code == 0
+        assert 3 <= max(seen_while_stuck.result(timeout=30)) <= 4
+        assert sandbox.stats()["requests_total"] == 20
+        assert result.states[-1] == {"n": 200}
+
+
+def watch_requests_while_the_second_hangs(sandbox: Sandbox) -> Future[list[int]]:
+    """Requests received from 0.5 s to 1.5 s after the 2nd arrived (it hangs for 2 s)."""
+
+    def watch() -> list[int]:
+        deadline = time.monotonic() + 20
+        while sandbox.stats()["requests_total"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stuck_at = time.monotonic()
+        seen = []
+        while time.monotonic() < stuck_at + 1.5:
+            if time.monotonic() > stuck_at + 0.5:
+                seen.append(sandbox.stats()["requests_total"])
+            time.sleep(0.02)
+        return seen
+
+    return ThreadPoolExecutor(1).submit(watch)
