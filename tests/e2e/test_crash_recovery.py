@@ -13,11 +13,11 @@ A kill leaves Meltano a state that bookmarks the tables delivered so far; the re
 others in full and, through `>=`, the last row of each bookmarked table again.
 
 Rows stored twice are then those boundary rows and the rows of the batches the sandbox stored
-past that state. Those are the requests in flight at the kill (at most max_concurrency batches)
-and any batch whose answer came while an older one was still in flight: the target writes a
-state only once every earlier record is settled, so such a batch is not covered yet either. The
-target's per-request log line tells the two apart. (Batches do finish out of order now and
-then, even with equal latency, so max_concurrency x batch_size_rows alone is not a bound.)
+past that state. Those are the requests in flight at the kill and any batch whose answer came
+while an older one was still in flight: the target writes a state only once every earlier
+record is settled, so such a batch is not covered yet either. The target's per-request log line
+tells the two apart. Together they are at most max_concurrency x batch_size_rows rows: the
+target's reader stays within that many records of the oldest unsettled one.
 """
 
 from __future__ import annotations
@@ -349,8 +349,8 @@ def assert_duplicates_bounded(
     source: Source, marks: dict[str, int], final: Counter[int], unsettled: Unsettled
 ) -> dict[str, int]:
     """Rows stored twice are the re-read boundary rows and the rows of unsettled batches: those
-    in flight at the kill (at most max_concurrency of them, so at most max_concurrency x
-    batch_size_rows rows) and those that finished behind an older one still in flight."""
+    in flight at the kill and those that finished behind an older one still in flight, together
+    at most max_concurrency x batch_size_rows rows."""
     duplicates = {n for n, count in final.items() if count > 1}
     boundary = reread_ids(source, marks)
     assert duplicates - boundary == unsettled.ids(source), (
@@ -360,6 +360,11 @@ def assert_duplicates_bounded(
     assert len(unsettled.unanswered) <= MAX_CONCURRENCY, (
         f"{len(unsettled.unanswered)} batches were stored but unanswered at the kill, more than "
         f"max_concurrency={MAX_CONCURRENCY} requests in flight: {sorted(unsettled.unanswered)}"
+    )
+    resent = len(duplicates - boundary)
+    assert resent <= MAX_CONCURRENCY * BATCH_SIZE_ROWS, (
+        f"{resent} delivered rows were sent again, more than max_concurrency x batch_size_rows "
+        f"= {MAX_CONCURRENCY * BATCH_SIZE_ROWS}: {unsettled}"
     )
     return {
         "duplicates": len(duplicates),
