@@ -1,11 +1,19 @@
-"""Reading Singer messages, with line numbers for every complaint about the input."""
+"""Reading Singer messages, with line numbers for every complaint about the input.
+
+Lines are parsed with msgspec (numbers with a fraction become Decimal, as in the SDK's reader),
+about ten times faster than the standard library. msgspec keeps the last of duplicate keys
+silently, so a line is parsed again strictly when it could hold one: every key is followed by
+`":` (with optional spaces), so a line with no more of those than keys parsed has no duplicate.
+"""
 
 from __future__ import annotations
 
 import decimal
 import json
+import re
 from typing import Any
 
+import msgspec
 from singer_sdk.io_base import SingerReader
 
 from target_clevertap.values import shown
@@ -28,11 +36,11 @@ class LineCountingReader(SingerReader):
         if not line.isascii():
             _require_utf8(line)
         try:
-            message = json.loads(
-                line, parse_float=decimal.Decimal, object_pairs_hook=_refuse_duplicate_keys
-            )
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}).") from None
+            message = _DECODER.decode(line)
+            if _keys_written(line) > _key_count(message):
+                message = _strict_parse(line)
+        except msgspec.DecodeError:
+            message = _strict_parse(line)
         except RecursionError:
             raise InputError("JSON nested too deeply to read.") from None
         if not isinstance(message, dict):
@@ -55,6 +63,43 @@ class LineCountingReader(SingerReader):
             f"unknown Singer message type {shown(message_dict.get('type'))}; expected SCHEMA, "
             "RECORD, STATE, ACTIVATE_VERSION or BATCH."
         )
+
+
+_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
+_KEY_END = re.compile(r'"\s*:')
+
+
+def _strict_parse(line: str) -> Any:
+    """The standard library's parser: exact error positions, and duplicate keys refused."""
+    try:
+        return json.loads(
+            line, parse_float=decimal.Decimal, object_pairs_hook=_refuse_duplicate_keys
+        )
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}).") from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to read.") from None
+
+
+def _keys_written(line: str) -> int:
+    """How many `"<spaces>:` the line holds: at least one per key written, never fewer."""
+    if '" ' in line or '"\t' in line or '"\r' in line:
+        return len(_KEY_END.findall(line))
+    return line.count('":')  # no quote is followed by a space: every key ends in `":`
+
+
+def _key_count(value: Any) -> int:
+    """Keys in all the objects of a parsed value."""
+    count = 0
+    if type(value) is dict:
+        count = len(value)
+        value = value.values()
+    elif type(value) is not list:
+        return 0
+    for item in value:
+        if type(item) is dict or type(item) is list:
+            count += _key_count(item)
+    return count
 
 
 def _require_utf8(line: str) -> None:

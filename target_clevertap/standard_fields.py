@@ -6,6 +6,7 @@ and `DateOfBirth` all feed `DOB`. Keys not listed here stay custom properties un
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ BY_SOURCE_KEY: dict[str, StandardField] = {
 _IGNORED_IN_KEYS = re.compile(r"[_\-\s]")
 
 
+@functools.lru_cache(maxsize=4096)
 def standard_field_for(source_key: str) -> StandardField | None:
     """The standard field a source key feeds, if any."""
     return BY_SOURCE_KEY.get(_IGNORED_IN_KEYS.sub("", source_key).lower())
