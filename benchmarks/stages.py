@@ -72,6 +72,10 @@ def _phone(record: dict[str, Any]) -> str:
     return values.phone_e164(record["phone"], "phone", None)
 
 
+def _national_phone(record: dict[str, Any]) -> str:
+    return values.phone_e164("(415) 555-2671", "phone", "US")
+
+
 def _timestamp(record: dict[str, Any]) -> int:
     return values.epoch_seconds(record["updated_at"], "updated_at")
 
@@ -113,15 +117,19 @@ def steps() -> list[tuple[str, Step]]:
         ),
         ("SDK: copy.copy(record) (one of its per-record steps)", _each(copy.copy, "records")),
         ("map: map_record, whole", _each(lambda r: map_record(r, plan), "records")),
-        ("  part: phone_e164 (phonenumbers.parse + format)", _each(_phone, "records")),
+        ("  part: phone_e164, E.164 input like the generated records", _each(_phone, "records")),
         (
-            "  part: standard_field_for, every key (regex each time)",
+            "  part: phone_e164, national input and default region US",
+            _each(_national_phone, "records"),
+        ),
+        (
+            "  part: standard_field_for, every key",
             _each(lambda r: [standard_field_for(k) for k in r], "records"),
         ),
         ("  part: epoch_seconds(updated_at) (regex + fromisoformat)", _each(_timestamp, "records")),
         ("  part: preflight.first_problem", _each(preflight.first_problem, "payloads")),
         (
-            "report: RunReport.received (builds a StreamTally each call)",
+            "report: RunReport.received",
             _each(lambda r: report.received(STREAM), "records"),
         ),
         ("send: orjson.dumps of 1000-record bodies (upload threads)", _encode_batches),

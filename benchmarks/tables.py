@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import subprocess
 from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -48,11 +49,27 @@ def _version(package: str) -> str:
         return f"{package} (not installed)"
 
 
+def source_revision() -> str:
+    """The commit the target's code is at, and whether its files have uncommitted changes."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30, check=False
+        )
+        return done.stdout.strip()
+
+    commit = git("log", "-1", "--format=%h %s") or "unknown commit"
+    dirty = git("status", "--porcelain", "--", "target_clevertap", "pyproject.toml")
+    return commit + (" (+ uncommitted changes to target_clevertap/)" if dirty else "")
+
+
 def environment(peer: str) -> list[str]:
     """Date, machine, Python and package versions, as Markdown bullet lines."""
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return [
         f"- Date: {now}",
+        f"- Code: {source_revision()}",
         f"- Machine: {os.cpu_count()} cores (nproc), {cpu_model()}, "
         f"{platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}; {', '.join(map(_version, PACKAGES))}",
