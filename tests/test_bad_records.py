@@ -70,7 +70,9 @@ def test_each_bad_record_is_rejected_with_its_reason_and_the_rest_delivered(
     done = run_target(["--config", str(write_config(tmp_path, config))], singer_input)
 
     assert done.exit_code == 0, done.stderr
-    rejected = [json.loads(line) for line in (tmp_path / "rejected.jsonl").read_text().splitlines()]
+    rejected_text = (tmp_path / "rejected.jsonl").read_text()
+    assert PASSCODE not in rejected_text
+    rejected = [json.loads(line) for line in rejected_text.splitlines()]
     assert [r["code"] for r in rejected] == [code for _, code in BAD_RECORDS.values()]
     assert all(r["source"] == "local" and r["error"] for r in rejected)
     profiles = {p["identity"]: p for p in sandbox.profiles()}
