@@ -166,8 +166,10 @@ def _event_data(record: Mapping[str, Any], plan: StreamPlan, event_name: str) ->
 
 
 def _scalar_or_date(key: str, value: Any, plan: StreamPlan) -> Any:
-    if key in plan.date_fields and not isinstance(value, bool):
-        return values.clevertap_date(value, key)
+    if key in plan.date_fields:
+        return value if type(value) is bool else values.clevertap_date(value, key)
+    if type(value) is str:
+        return value
     return values.scalar(value, key)
 
 

@@ -17,6 +17,9 @@ MAX_VALUE_BYTES = 512
 MAX_EVENT_PROPERTIES = 256
 MAX_PROFILE_PROPERTIES = 256  # custom profile properties per account
 MAX_MULTI_VALUES = 100
+# UTF-8 takes at most 4 bytes a character: text this short is within the limits unencoded.
+_SURELY_SHORT_KEY = MAX_KEY_BYTES // 4
+_SURELY_SHORT_VALUE = MAX_VALUE_BYTES // 4
 
 # The Android SDK's restricted list, plus `Web Page Viewed`, which the server refused with 513.
 RESTRICTED_EVENT_NAMES = frozenset(
@@ -77,11 +80,15 @@ def _event_problems(payload: Mapping[str, Any]) -> Iterator[Unmappable]:
 
 def _data_problems(data: Mapping[str, Any], prefix: str = "") -> Iterator[Unmappable]:
     for key, value in data.items():
-        if len(key.encode()) > MAX_KEY_BYTES:
+        if len(key) > _SURELY_SHORT_KEY and len(key.encode()) > MAX_KEY_BYTES:
             yield Unmappable(
                 "key_too_long", f"Property key {shown(prefix + key)} is over 120 bytes."
             )
-        if isinstance(value, str) and len(value.encode()) > MAX_VALUE_BYTES:
+        if (
+            isinstance(value, str)
+            and len(value) > _SURELY_SHORT_VALUE
+            and len(value.encode()) > MAX_VALUE_BYTES
+        ):
             yield Unmappable(
                 "value_too_long",
                 f"The value of '{prefix}{key}' is {len(value.encode())} bytes; CleverTap takes "
