@@ -33,7 +33,7 @@ from scenarios import (
     run_scenario,
 )
 from singer_input import STATE_EVERY, write_input
-from tables import environment, render
+from tables import environment, render, source_revision
 
 LARGE_RECORDS = 1_000_000
 BUDGET_CONCURRENCY = 5
@@ -140,12 +140,12 @@ def run_all(plan: Sequence[Scenario], tools: Tools, out: Path, repeat: int) -> l
     return outcomes
 
 
-def _header(args: argparse.Namespace) -> list[str]:
+def _header(args: argparse.Namespace, revision: str) -> list[str]:
     return [
         f"### target-clevertap throughput ({args.records:,} records, "
         f"{args.latency_ms} ms added per request)",
         "",
-        *environment(peer_versions()),
+        *environment(peer_versions(), revision),
         f"- Input: {args.records:,} profile records of 10 fields, a STATE every "
         f"{STATE_EVERY:,}; stdin from a file, stdout to a file.",
         "- API: clevertap-sandbox in its own process (storage off), a fresh one per run, "
@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     out = (args.out or BENCHMARKS / "out") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True)
+    revision = source_revision()
     tools = Tools(peer=ensure_peer())
     plan = scenarios(args.records, args.latency_ms, quick=args.quick)
     if args.only:
@@ -166,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = [scenario for scenario in plan if scenario.key in keys]
     with terminate_on_sigterm():
         outcomes = run_all(plan, tools, out, args.repeat)
-    report = render(_header(args), outcomes, evaluate({o.scenario.key: o for o in outcomes}))
+    report = render(
+        _header(args, revision), outcomes, evaluate({o.scenario.key: o for o in outcomes})
+    )
     (out / "results.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"Logs and results.md: {out}", file=sys.stderr)

@@ -64,12 +64,15 @@ def source_revision() -> str:
     return commit + (" (+ uncommitted changes to target_clevertap/)" if dirty else "")
 
 
-def environment(peer: str) -> list[str]:
-    """Date, machine, Python and package versions, as Markdown bullet lines."""
+def environment(peer: str, revision_at_start: str) -> list[str]:
+    """Date, code, machine, Python and package versions, as Markdown bullet lines."""
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    revision = source_revision()
+    if revision != revision_at_start:
+        revision = f"{revision_at_start}, which changed during the runs to: {revision}"
     return [
         f"- Date: {now}",
-        f"- Code: {source_revision()}",
+        f"- Code: {revision}",
         f"- Machine: {os.cpu_count()} cores (nproc), {cpu_model()}, "
         f"{platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}; {', '.join(map(_version, PACKAGES))}",
