@@ -108,7 +108,7 @@ def with_pyinstrument(argv: list[str], workdir: Path, top: int) -> int:
 
 def with_py_spy(argv: list[str], workdir: Path, top: int) -> int:
     raw = workdir / "py-spy.txt"
-    command = [str(VENV_BIN / "py-spy"), "record", "--rate", "250", "--format", "raw"]
+    command = [str(VENV_BIN / "py-spy"), "record", "--gil", "--rate", "250", "--format", "raw"]
     command += ["--output", str(raw), "--", str(VENV_BIN / "target-clevertap"), *argv]
     with (workdir / "stdout.jsonl").open("wb") as out, (workdir / "stderr.log").open("wb") as err:
         code = subprocess.run(command, stdout=out, stderr=err, check=False, timeout=1800)
@@ -127,7 +127,7 @@ def print_collapsed(raw: Path, top: int) -> None:
         total += int(count)
         inclusive.update(dict.fromkeys(frames, int(count)))
         own[frames[-1]] += int(count)
-    print(f"\n## py-spy, all threads, {total:,} samples (idle time excluded)\n")
+    print(f"\n## py-spy, all threads, {total:,} samples holding the GIL\n")
     print("| incl % | own % | function |\n| ---: | ---: | --- |")
     for frame, count in inclusive.most_common(top):
         print(f"| {count / total:.1%} | {own[frame] / total:.1%} | `{frame}` |")
