@@ -64,3 +64,12 @@ def lines(*groups: str | Iterable[str]) -> str:
 def users_then_state(count: int, state_value: Any) -> str:
     """The commonest input: a profile stream of `count` users, then one STATE."""
     return lines(schema("users", PROFILE_SCHEMA), profiles("users", count), state(state_value))
+
+
+def users_with_states(*chunks: int) -> str:
+    """A profile stream in chunks of these sizes, each followed by STATE {"users": <so far>}."""
+    out, start = [schema("users", PROFILE_SCHEMA)], 0
+    for size in chunks:
+        out += [*profiles("users", size, start=start), state({"users": start + size})]
+        start += size
+    return lines(out)

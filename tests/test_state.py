@@ -18,17 +18,7 @@ def test_state_follows_each_delivered_batch(
 ) -> None:
     # One request at a time makes completion order, and so the states written, deterministic.
     config.update(batch_size_rows=2, max_concurrency=1)
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.profiles("users", 2, start=0),
-        singer.state({"users": 2}),
-        singer.profiles("users", 2, start=2),
-        singer.state({"users": 4}),
-        singer.profiles("users", 1, start=4),
-        singer.state({"users": 5}),
-    )
-
-    result = run_target(config, singer_input)
+    result = run_target(config, singer.users_with_states(2, 2, 1))
 
     assert result.exit_code == 0
     assert result.states == [{"users": 2}, {"users": 4}, {"users": 5}]
@@ -38,15 +28,7 @@ def test_concurrent_completion_writes_states_in_order_and_ends_with_the_last(
     upload_api: UploadApi, config: dict, run_target: Any
 ) -> None:
     config.update(batch_size_rows=2, max_concurrency=15)
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        *[
-            [*singer.profiles("users", 2, start=2 * n), singer.state({"users": 2 * n + 2})]
-            for n in range(50)
-        ],
-    )
-
-    result = run_target(config, singer_input)
+    result = run_target(config, singer.users_with_states(*[2] * 50))
 
     written = [s["users"] for s in result.states]
     assert written == sorted(set(written)), "states must never go backwards or repeat"
@@ -90,17 +72,7 @@ def test_no_state_after_a_failed_batch(
         } if code == 200 else {"error": "down"}
 
     upload_api.default = first_ok_then_down
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.profiles("users", 2),
-        singer.state({"users": 2}),
-        singer.profiles("users", 2, start=2),
-        singer.state({"users": 4}),
-        singer.profiles("users", 2, start=4),
-        singer.state({"users": 6}),
-    )
-
-    result = run_target(config, singer_input)
+    result = run_target(config, singer.users_with_states(2, 2, 2))
 
     assert result.exit_code == 1
     assert result.states == [{"users": 2}]
