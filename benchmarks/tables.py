@@ -50,7 +50,7 @@ def _version(package: str) -> str:
 
 
 def source_revision() -> str:
-    """The commit the target's code is at, and whether its files have uncommitted changes."""
+    """The last commit that changed the target's code, and whether it has uncommitted changes."""
     repo = Path(__file__).resolve().parent.parent
 
     def git(*args: str) -> str:
@@ -59,8 +59,9 @@ def source_revision() -> str:
         )
         return done.stdout.strip()
 
-    commit = git("log", "-1", "--format=%h %s") or "unknown commit"
-    dirty = git("status", "--porcelain", "--", "target_clevertap", "pyproject.toml")
+    paths = ("--", "target_clevertap", "pyproject.toml")
+    commit = git("log", "-1", "--format=%h %s", *paths) or "unknown commit"
+    dirty = git("status", "--porcelain", *paths)
     return commit + (" (+ uncommitted changes to target_clevertap/)" if dirty else "")
 
 
