@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -90,7 +91,9 @@ def run_scenario(scenario: Scenario, tools: Tools, input_path: Path, workdir: Pa
     window = Window.start()
     if scenario.target != "clevertap":
         usage = _run_target(_argv(scenario, tools, workdir, ""), input_path, workdir, scenario)
-        return _outcome(scenario, usage, None, workdir, window.others(usage))
+        outcome = _outcome(scenario, usage, None, workdir, window.others(usage))
+        shutil.rmtree(workdir / "jsonl", ignore_errors=True)  # target-jsonl's copy of the input
+        return outcome
     with SandboxProcess(
         tools.sandbox,
         workdir,
