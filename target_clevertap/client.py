@@ -60,9 +60,11 @@ class Answer:
 
 
 class AdaptiveLimiter:
-    """Caps requests in flight; halves the cap on 429 and grows it back by one per full window.
+    """Caps requests in flight: halves the cap on 429, grows it back by one per full window.
 
-    The first request goes alone: wrong credentials then fail one request, not fifteen.
+    The first request goes alone: wrong credentials then fail one request, not fifteen. A burst
+    of 429s answering requests sent under the same cap halves it once, not once per answer, and
+    the cap grows only after it was actually reached, so it tracks what CleverTap lets through.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -71,41 +73,49 @@ class AdaptiveLimiter:
         self._proven = False
         self._in_flight = 0
         self._successes = 0
+        self._generation = 0
+        self._reached = False
         self._changed = threading.Condition()
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one of the allowed in-flight places for the duration of a request."""
+    def slot(self) -> Iterator[int]:
+        """Hold one of the allowed in-flight places for a request; yields the cap's generation."""
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight < self.limit)
             self._in_flight += 1
+            self._reached = self._reached or self._in_flight >= self.limit
+            generation = self._generation
         try:
-            yield
+            yield generation
         finally:
             with self._changed:
                 self._in_flight -= 1
                 self._changed.notify_all()
 
-    def throttled(self) -> None:
-        """CleverTap said too many concurrent requests."""
+    def throttled(self, generation: int) -> None:
+        """CleverTap said too many concurrent requests to a request sent under `generation`."""
         with self._changed:
             self._proven = True
-            self.limit = max(1, self.limit // 2)
-            self._successes = 0
+            if generation == self._generation:
+                self._set_limit(max(1, self.limit // 2))
 
     def succeeded(self) -> None:
-        """A request went through; after `limit` of them in a row, allow one more."""
+        """A request went through; after `limit` of them at a full cap, allow one more."""
         with self._changed:
             if not self._proven:
                 self._proven = True
-                self.limit = self.ceiling
-                self._changed.notify_all()
+                self._set_limit(self.ceiling)
                 return
             self._successes += 1
-            if self._successes >= self.limit and self.limit < self.ceiling:
-                self.limit += 1
-                self._successes = 0
-                self._changed.notify_all()
+            if self._reached and self._successes >= self.limit and self.limit < self.ceiling:
+                self._set_limit(self.limit + 1)
+
+    def _set_limit(self, limit: int) -> None:
+        self.limit = limit
+        self._generation += 1
+        self._successes = 0
+        self._reached = False
+        self._changed.notify_all()
 
 
 def retry_waits(
@@ -182,7 +192,7 @@ class UploadClient:
 
     def _attempt(self, body: bytes, stream: str, attempts: list[int]) -> tuple[int, Any]:
         attempts.append(1)
-        with self._limiter.slot():
+        with self._limiter.slot() as generation:
             if self._stopped.is_set():
                 raise UploadError("not sent: the run is stopping after an earlier failure")
             try:
@@ -193,15 +203,16 @@ class UploadClient:
                 raise RetryableError(f"no answer within {self._timeout:g}s") from None
             except requests.ConnectionError as exc:
                 raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
+        if response.status_code == 200:
+            self._limiter.succeeded()
+        elif response.status_code == 429:
+            self._limiter.throttled(generation)
         return response.status_code, self._read(response, stream)
 
     def _read(self, response: requests.Response, stream: str) -> Any:
         status = response.status_code
         if status == 200:
-            self._limiter.succeeded()
             return _json_or_retry(response)
-        if status == 429:
-            self._limiter.throttled()
         message = _error_text(response)
         if status in RETRYABLE_STATUSES:
             raise RetryableError(
