@@ -6,6 +6,7 @@ passcode.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections.abc import Mapping
@@ -181,6 +182,14 @@ class StreamPlan:
     date_fields: frozenset[str]
     map_standard_fields: bool
     default_phone_region: str | None
+
+    @functools.cached_property
+    def routing_fields(self) -> frozenset[str]:
+        """Fields that place the record (identity, timestamp, event name), not data in it."""
+        fields = {self.identity_field, self.timestamp_field}
+        if self.kind == "event" and self.event_name_field:
+            fields.add(self.event_name_field)
+        return frozenset(fields)
 
     def describe(self) -> str:
         """Say, for the log, how this stream is read."""

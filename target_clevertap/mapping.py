@@ -109,9 +109,7 @@ def _event_name(record: Mapping[str, Any], plan: StreamPlan) -> str:
 
 def _source_fields(record: Mapping[str, Any], plan: StreamPlan) -> list[tuple[str, Any]]:
     """The record's properties that become data, without identity, name, timestamp and nulls."""
-    routing = {plan.identity_field, plan.timestamp_field}
-    if plan.kind == "event" and plan.event_name_field:
-        routing.add(plan.event_name_field)
+    routing = plan.routing_fields
     return [(k, v) for k, v in record.items() if k not in routing and v is not None]
 
 
