@@ -70,11 +70,6 @@ class Checkpoint:
             self._pending.append((self._records_seen, value))
             self._advance()
 
-    @property
-    def last_written(self) -> Any:
-        """The newest state written (None before the first)."""
-        return self._written
-
     def _advance(self) -> None:
         watermark = self.oldest_open[1] if self.oldest_open else self._records_seen
         safe = None

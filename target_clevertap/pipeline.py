@@ -87,7 +87,7 @@ class Pipeline:
             oldest = self.checkpoint.oldest_open
 
     def send(self, batch: Batch) -> None:
-        """Hand a full buffer to delivery (blocks while too many batches are waiting)."""
+        """Hand a full buffer to delivery; the reader's window bounds how many are waiting."""
         self.delivery.submit(batch)
 
     def finish(self) -> None:

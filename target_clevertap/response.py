@@ -35,11 +35,6 @@ class UploadResult:
     processed: int
     failures: list[RecordFailure] = field(default_factory=list)
 
-    @property
-    def failed_indexes(self) -> set[int]:
-        """Positions (0-based) of the records that were not taken."""
-        return {failure.index for failure in self.failures}
-
 
 def read_upload_result(body: Mapping[str, Any], sent: Sequence[Mapping[str, Any]]) -> UploadResult:
     """Map CleverTap's batch answer onto the records that were sent, in order."""

@@ -26,8 +26,6 @@ class InvalidStreamSchema(Exception):
 class CleverTapSink(BatchSink):
     """Maps a stream's records to CleverTap profiles or events and batches them."""
 
-    target: TargetClevertap
-
     def __init__(
         self,
         target: TargetClevertap,
@@ -37,7 +35,6 @@ class CleverTapSink(BatchSink):
     ) -> None:
         self.plan = plan_stream(target.config, stream_name, schema)
         super().__init__(target, stream_name, schema, key_properties)
-        self.target = target
         self._pipeline = target.pipeline
         self._check = _compile(schema, stream_name) if self.validate_schema else None
         self._invalid_reason: str | None = None

@@ -109,7 +109,7 @@ def test_recorded_answer_is_read_record_by_record(case: dict[str, Any]) -> None:
     status, processed, failures = _expected(case)
     assert (result.status, result.processed) == (status, processed)
     assert sorted(result.failures, key=lambda f: f.index) == failures
-    assert result.failed_indexes == {f.index for f in failures}
+    assert {f.index for f in result.failures} == {f.index for f in failures}
     if case["response"]["status"] == 200:
         assert len(sent) - len(failures) == result.processed
 
@@ -252,14 +252,14 @@ def test_fail_with_an_empty_unprocessed_list_reports_every_record_as_unknown() -
 def test_fail_without_processed_or_unprocessed_reports_every_record_as_unknown() -> None:
     result = read_upload_result({"status": "fail"}, _sent(2))
     assert result.processed == -1
-    assert result.failed_indexes == {0, 1}
+    assert {f.index for f in result.failures} == {0, 1}
     assert {f.code for f in result.failures} == {UNKNOWN_OUTCOME}
 
 
 def test_success_that_counts_fewer_records_than_sent_is_not_trusted() -> None:
     body = {"status": "success", "processed": 1, "unprocessed": []}
     result = read_upload_result(body, _sent(2))
-    assert result.failed_indexes == {0, 1}
+    assert {f.index for f in result.failures} == {0, 1}
     assert {f.code for f in result.failures} == {UNKNOWN_OUTCOME}
 
 
@@ -270,7 +270,7 @@ def test_item_that_cannot_be_placed_leaves_the_records_unknown() -> None:
         "unprocessed": [{"status": "fail", "code": 515, "error": "Bad."}, "junk", None],
     }
     result = read_upload_result(body, _sent(2))
-    assert result.failed_indexes == {0, 1}
+    assert {f.index for f in result.failures} == {0, 1}
     assert {f.code for f in result.failures} == {UNKNOWN_OUTCOME}
 
 
