@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from target_clevertap.sandbox.merge import OPERATORS, operator_of
 
 MAX_RECORDS_PER_REQUEST = 1000
@@ -128,10 +130,7 @@ class BatchResult:
 
 def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
     """Return the records of ``d`` or raise :class:`MalformedRequestError`."""
-    try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise MalformedRequestError() from exc
+    body = _decode_json(raw)
     if not isinstance(body, dict):
         raise MalformedRequestError()
     records = body.get("d")
@@ -146,6 +145,28 @@ def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
             f"got {len(records)}"
         )
     return records
+
+
+def _decode_json(raw: bytes) -> Any:
+    """``raw`` parsed exactly as ``json.loads`` without NaN and Infinity parses it, or
+    :class:`MalformedRequestError`.
+
+    msgspec parses the usual body about twice as fast. Where it gives an answer, it is the one the
+    standard library gives (big integers stay integers, the last of duplicate keys wins); it only
+    refuses more (a UTF-8 BOM or UTF-16/32, escaped lone surrogates, numbers beyond a float):
+    those bodies go through the standard library, whose answer (value or error) is the contract.
+    """
+    try:
+        return _DECODER.decode(raw)
+    except (msgspec.DecodeError, ValueError):
+        pass
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise MalformedRequestError() from exc
+
+
+_DECODER = msgspec.json.Decoder()
 
 
 def _reject_constant(name: str) -> None:
