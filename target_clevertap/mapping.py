@@ -1,27 +1,37 @@
 """Turn one Singer record into one CleverTap upload record, or a rejection with its reason.
 
-Pure functions: record and stream plan in, payload or `Rejection` out; no I/O, no clock.
-The standard profile keys (DOB, Phone, Gender, ...) are in `standard_fields`; the value rules
-in `values`; the checks CleverTap would otherwise fail the record for, in `preflight`.
+Pure: record in, payload or `Rejection` out; no I/O, no clock. A stream's `RecordMapper` works out
+each source key's rule (CleverTap key and value converter) the first time it sees the key, so a
+record costs a lookup and a call per field. The standard profile keys (DOB, Phone, Gender, ...)
+are in `standard_fields`; the value rules in `values`; the checks CleverTap would otherwise fail
+the record for, in `preflight`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from target_clevertap import preflight, values
 from target_clevertap.config import StreamPlan
-from target_clevertap.standard_fields import standard_field_for
-from target_clevertap.values import Unmappable
+from target_clevertap.standard_fields import StandardField, standard_field_for
+from target_clevertap.values import INT64_MAX, INT64_MIN, Unmappable
 
 CHARGED = "Charged"
 ITEMS = "Items"
 
 Payload = dict[str, Any]
+Converter = Callable[[Any], Any]
+# A source key's CleverTap key and value converter; None for identity, event name and timestamp.
+Rule = tuple[str, Converter] | None
+Rules = dict[str, Rule]
+
+# Keys whose rules are kept per stream; a stream with ever-new keys stays within this memory.
+MAX_REMEMBERED_KEYS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,28 +45,156 @@ class Rejection:
 
 def map_record(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection:
     """The CleverTap record for a source record, or why it cannot be sent."""
-    try:
-        payload = _build(record, plan)
-    except Unmappable as problem:
-        return Rejection(problem.code, problem.reason)
-    refusal = preflight.first_problem(payload)
-    if refusal is not None:
-        return Rejection(refusal.code, refusal.reason, payload)
-    return payload
+    return mapper_for(plan).map(record)
 
 
-def _build(record: Mapping[str, Any], plan: StreamPlan) -> Payload:
-    payload: Payload = {"type": plan.kind, plan.identity_type: _identity(record, plan)}
-    raw_ts = record.get(plan.timestamp_field)
-    if raw_ts is not None and not (isinstance(raw_ts, str) and not raw_ts.strip()):
-        payload["ts"] = values.epoch_seconds(raw_ts, plan.timestamp_field)
-    if plan.kind == "profile":
-        payload["profileData"] = _profile_data(record, plan)
-    else:
+@functools.lru_cache(maxsize=64)
+def mapper_for(plan: StreamPlan) -> RecordMapper:
+    """The mapper of a stream plan, kept so its learnt key rules are reused."""
+    return RecordMapper(plan)
+
+
+class RecordMapper:
+    """Maps the records of one stream."""
+
+    def __init__(self, plan: StreamPlan) -> None:
+        self.plan = plan
+        self._rules: Rules = {}
+        self._charged_rules: Rules = {}  # event streams: Charged events read `Items` differently
+        self._source_of_key: dict[str, str] = {}
+        # Two source keys feed one CleverTap key (`email` and `Email`): records are then checked
+        # key by key, so the one that has both is rejected instead of losing a value.
+        self._keys_can_collide = False
+        # A key over CleverTap's length limit was seen: payloads then get the full preflight.
+        self._has_long_key = False
+
+    def map(self, record: Mapping[str, Any]) -> Payload | Rejection:
+        """The CleverTap record for a source record, or why it cannot be sent."""
+        try:
+            payload, screened = self._build(record)
+        except Unmappable as problem:
+            return Rejection(problem.code, problem.reason)
+        if screened and not self._has_long_key:
+            return payload
+        refusal = preflight.first_problem(payload)
+        if refusal is not None:
+            return Rejection(refusal.code, refusal.reason, payload)
+        return payload
+
+    def _build(self, record: Mapping[str, Any]) -> tuple[Payload, bool]:
+        """The payload, and whether a quick look rules out every preflight problem."""
+        plan = self.plan
+        payload: Payload = {"type": plan.kind, plan.identity_type: _identity(record, plan)}
+        raw_ts = record.get(plan.timestamp_field)
+        if raw_ts is not None and not (isinstance(raw_ts, str) and not raw_ts.strip()):
+            payload["ts"] = values.epoch_seconds(raw_ts, plan.timestamp_field)
+        if plan.kind == "profile":
+            if self._keys_can_collide:
+                data = self._profile_data_key_by_key(record)
+            else:
+                data = self._data(record, self._rules)
+            payload["profileData"] = data
+            return payload, preflight.data_surely_fits(data, preflight.MAX_PROFILE_PROPERTIES)
         event_name = _event_name(record, plan)
+        data = self._data(record, self._charged_rules if event_name == CHARGED else self._rules)
         payload["evtName"] = event_name
-        payload["evtData"] = _event_data(record, plan, event_name)
-    return payload
+        payload["evtData"] = data
+        screened = preflight.data_surely_fits(data, preflight.MAX_EVENT_PROPERTIES)
+        return payload, screened and preflight.event_name_surely_fits(event_name)
+
+    def _data(self, record: Mapping[str, Any], rules: Rules) -> Payload:
+        data: Payload = {}
+        for key, value in record.items():
+            if value is None:
+                continue
+            try:
+                rule = rules[key]
+            except KeyError:
+                rule = self._learn(key, rules)
+                if self._keys_can_collide:  # only profile keys can collide
+                    return self._profile_data_key_by_key(record)
+            if rule is not None:
+                name, convert = rule
+                data[name] = convert(value)
+        return data
+
+    def _profile_data_key_by_key(self, record: Mapping[str, Any]) -> Payload:
+        data: Payload = {}
+        source_of: dict[str, str] = {}
+        for key, value in record.items():
+            if value is None:
+                continue
+            rule = self._rule(key, self._rules)
+            if rule is None:
+                continue
+            name, convert = rule
+            if name in source_of:
+                raise Unmappable(
+                    "field_conflict",
+                    f"Fields '{source_of[name]}' and '{key}' both map to the profile key "
+                    f"'{name}'; drop or rename one of them (e.g. with a stream map).",
+                )
+            source_of[name] = key
+            data[name] = convert(value)
+        return data
+
+    def _rule(self, key: str, rules: Rules) -> Rule:
+        try:
+            return rules[key]
+        except KeyError:
+            return self._learn(key, rules)
+
+    def _learn(self, key: str, rules: Rules) -> Rule:
+        rule = self._rule_for(key, charged=rules is self._charged_rules)
+        if rule is not None:
+            name = rule[0]
+            self._has_long_key = self._has_long_key or preflight.key_too_long(name)
+            if self._source_of_key.setdefault(name, key) != key:
+                self._keys_can_collide = True
+        if len(rules) < MAX_REMEMBERED_KEYS:
+            rules[key] = rule
+        return rule
+
+    def _rule_for(self, key: str, *, charged: bool) -> Rule:
+        plan = self.plan
+        if key in plan.routing_fields:
+            return None
+        is_date = key in plan.date_fields
+        if plan.kind == "event":
+            if charged and key == ITEMS:
+                return key, _charged_items
+            return key, _plain_or(functools.partial(_event_value, key, is_date=is_date), is_date)
+        standard = standard_field_for(key) if plan.map_standard_fields else None
+        if standard is not None:
+            return standard.name, _standard_converter(key, standard, plan.default_phone_region)
+        return key, _plain_or(functools.partial(_profile_value, key, is_date=is_date), is_date)
+
+
+def _plain_or(convert: Converter, is_date: bool) -> Converter:
+    """Text, booleans and 64-bit integers go as they are; other values through `convert`."""
+    if is_date:
+        return convert
+
+    def plain_or_converted(value: Any) -> Any:
+        kind = value.__class__
+        if kind is str or kind is bool or (kind is int and INT64_MIN <= value <= INT64_MAX):
+            return value
+        return convert(value)
+
+    return plain_or_converted
+
+
+def _standard_converter(key: str, standard: StandardField, region: str | None) -> Converter:
+    def convert(value: Any) -> Any:
+        if value.__class__ is not str and not values.is_scalar(value):
+            raise Unmappable(
+                "value_invalid",
+                f"'{key}' feeds the standard key '{standard.name}', which takes a single value, "
+                f"not {type(value).__name__}.",
+            )
+        return standard.convert(value, key, region)
+
+    return convert
 
 
 def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
@@ -107,64 +245,23 @@ def _event_name(record: Mapping[str, Any], plan: StreamPlan) -> str:
     return value.strip()
 
 
-def _source_fields(record: Mapping[str, Any], plan: StreamPlan) -> list[tuple[str, Any]]:
-    """The record's properties that become data, without identity, name, timestamp and nulls."""
-    routing = plan.routing_fields
-    return [(k, v) for k, v in record.items() if k not in routing and v is not None]
-
-
-def _profile_data(record: Mapping[str, Any], plan: StreamPlan) -> Payload:
-    data: Payload = {}
-    source_of: dict[str, str] = {}
-    for key, value in _source_fields(record, plan):
-        name, converted = _profile_property(key, value, plan)
-        if name in source_of:
-            raise Unmappable(
-                "field_conflict",
-                f"Fields '{source_of[name]}' and '{key}' both map to the profile key '{name}'; "
-                "drop or rename one of them (e.g. with a stream map).",
-            )
-        source_of[name] = key
-        data[name] = converted
-    return data
-
-
-def _profile_property(key: str, value: Any, plan: StreamPlan) -> tuple[str, Any]:
-    standard = standard_field_for(key) if plan.map_standard_fields else None
-    if standard is None:
-        return key, _profile_value(key, value, plan)
-    if not values.is_scalar(value):
-        raise Unmappable(
-            "value_invalid",
-            f"'{key}' feeds the standard key '{standard.name}', which takes a single value, "
-            f"not {type(value).__name__}.",
-        )
-    return standard.name, standard.convert(value, key, plan.default_phone_region)
-
-
-def _profile_value(key: str, value: Any, plan: StreamPlan) -> Any:
+def _profile_value(key: str, value: Any, *, is_date: bool) -> Any:
     """Scalars stay, arrays of scalars become multi-value lists, anything else JSON text."""
     if values.is_scalar(value):
-        return _scalar_or_date(key, value, plan)
+        return _scalar_or_date(key, value, is_date=is_date)
     if isinstance(value, list) and all(values.is_scalar(v) or v is None for v in value):
         return [values.text(v, key) for v in value if v is not None]
     return values.json_text(value, key)
 
 
-def _event_data(record: Mapping[str, Any], plan: StreamPlan, event_name: str) -> Payload:
-    data: Payload = {}
-    for key, value in _source_fields(record, plan):
-        if key == ITEMS and event_name == CHARGED:
-            data[key] = _charged_items(value)
-        elif values.is_scalar(value):
-            data[key] = _scalar_or_date(key, value, plan)
-        else:
-            data[key] = values.json_text(value, key)
-    return data
+def _event_value(key: str, value: Any, *, is_date: bool) -> Any:
+    if values.is_scalar(value):
+        return _scalar_or_date(key, value, is_date=is_date)
+    return values.json_text(value, key)
 
 
-def _scalar_or_date(key: str, value: Any, plan: StreamPlan) -> Any:
-    if key in plan.date_fields:
+def _scalar_or_date(key: str, value: Any, *, is_date: bool) -> Any:
+    if is_date:
         return value if type(value) is bool else values.clevertap_date(value, key)
     if type(value) is str:
         return value

@@ -45,6 +45,30 @@ def first_problem(payload: Mapping[str, Any]) -> Unmappable | None:
     return next(_problems(payload), None)
 
 
+def key_too_long(key: str) -> bool:
+    """Whether a property key is over CleverTap's 120 bytes."""
+    return len(key) > _SURELY_SHORT_KEY and len(key.encode()) > MAX_KEY_BYTES
+
+
+def data_surely_fits(data: Mapping[str, Any], max_properties: int) -> bool:
+    """A quick look: few keys, no list, no long text; `first_problem` would find no value problem.
+
+    Key lengths are not looked at: a key is the same in every record, so callers check it once.
+    """
+    if len(data) > max_properties:
+        return False
+    for value in data.values():
+        kind = value.__class__
+        if kind is list or (kind is str and len(value) > _SURELY_SHORT_VALUE):
+            return False
+    return True
+
+
+def event_name_surely_fits(name: str) -> bool:
+    """A quick look: the name is short and not a system event's, so uploads may raise it."""
+    return len(name) <= _SURELY_SHORT_VALUE and name not in RESTRICTED_EVENT_NAMES
+
+
 def _problems(payload: Mapping[str, Any]) -> Iterator[Unmappable]:
     if payload["type"] == "event":
         yield from _event_problems(payload)
@@ -80,7 +104,7 @@ def _event_problems(payload: Mapping[str, Any]) -> Iterator[Unmappable]:
 
 def _data_problems(data: Mapping[str, Any], prefix: str = "") -> Iterator[Unmappable]:
     for key, value in data.items():
-        if len(key) > _SURELY_SHORT_KEY and len(key.encode()) > MAX_KEY_BYTES:
+        if key_too_long(key):
             yield Unmappable(
                 "key_too_long", f"Property key {shown(prefix + key)} is over 120 bytes."
             )

@@ -31,8 +31,8 @@ _EDUCATION = {"school": "School", "college": "College", "graduate": "Graduate"}
 
 # Whole numbers JSON encoders can write: signed 64-bit. A Decimal whose exponent (adjusted())
 # is above 18 is at least 1E+19, beyond that range.
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 _INT64_DIGITS = 18
 
 _PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
@@ -75,7 +75,7 @@ def number(value: int | float | Decimal, field: str) -> int | float:
     if (
         isinstance(value, int)
         and not isinstance(value, bool)
-        and not _INT64_MIN <= value <= _INT64_MAX
+        and not INT64_MIN <= value <= INT64_MAX
     ):
         raise _too_large(value, field)
     return value
@@ -107,6 +107,8 @@ def clevertap_date(value: Any, field: str) -> str:
 
 
 def _to_epoch(value: Any, field: str) -> int:
+    if value.__class__ is str:
+        return _epoch_from_text(value.strip(), field)
     if isinstance(value, bool):
         raise _not_a_time(value, field)
     if isinstance(value, (int, float, Decimal)):
@@ -137,14 +139,21 @@ def _epoch_from_datetime(value: dt.datetime) -> int:
 
 
 def _epoch_from_text(text: str, field: str) -> int:
-    if _EPOCH_TEXT.fullmatch(text):
+    if text[4:5] != "-" and _EPOCH_TEXT.fullmatch(text):  # `YYYY-` is surely not a number
         # Decimal, not float: float() turns 400 digits into infinity, which floor() cannot take.
         return _epoch_from_number(Decimal(text), text, field)
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:  # Python < 3.11 reads no `Z`; none reads a lower-case `z`
+        parsed = _from_iso_with_z(text, field)
+    return _epoch_from_datetime(parsed)
+
+
+def _from_iso_with_z(text: str, field: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise _not_a_time(text, field) from None
-    return _epoch_from_datetime(parsed)
 
 
 def _not_a_time(value: Any, field: str) -> Unmappable:
