@@ -59,12 +59,18 @@ class Answer:
     retries: int
 
 
-class AdaptiveLimiter:
-    """Caps requests in flight: halves the cap on 429, grows it back by one per full window.
+# Growing the cap waits for `limit x patience` successes; patience doubles (up to this) each
+# time a raised cap drew a 429, so an account shared with another client is probed rarely.
+MAX_PATIENCE = 16
 
-    The first request goes alone: wrong credentials then fail one request, not fifteen. A burst
-    of 429s answering requests sent under the same cap halves it once, not once per answer, and
-    the cap grows only after it was actually reached, so it tracks what CleverTap lets through.
+
+class AdaptiveLimiter:
+    """Caps requests in flight at what the account lets through, learnt from its 429s.
+
+    The first request goes alone: wrong credentials then fail one request, not fifteen. Each 429
+    answering a request sent under the current cap lowers the cap by one: with L requests in
+    flight and k refused, the account took L - k (another client may hold the rest). Once the cap
+    is reached, it grows by one after `limit x patience` successes, never above the ceiling.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -72,9 +78,12 @@ class AdaptiveLimiter:
         self.limit = 1
         self._proven = False
         self._in_flight = 0
-        self._successes = 0
         self._generation = 0
+        self._generation_cap = 1
+        self._refused = 0
+        self._successes = 0
         self._reached = False
+        self._patience = 1
         self._changed = threading.Condition()
 
     @contextmanager
@@ -96,23 +105,36 @@ class AdaptiveLimiter:
         """CleverTap said too many concurrent requests to a request sent under `generation`."""
         with self._changed:
             self._proven = True
-            if generation == self._generation:
-                self._set_limit(max(1, self.limit // 2))
+            if generation != self._generation:
+                return  # sent under an older cap, already lowered since
+            self._refused += 1
+            if self._refused == 1:
+                self._patience = min(MAX_PATIENCE, self._patience * 2)
+            self.limit = max(1, self._generation_cap - self._refused)
+            self._successes = 0
+            self._reached = False
 
     def succeeded(self) -> None:
-        """A request went through; after `limit` of them at a full cap, allow one more."""
+        """A request went through; once the cap was reached, enough of them raise it by one."""
         with self._changed:
             if not self._proven:
                 self._proven = True
-                self._set_limit(self.ceiling)
+                self._open(self.ceiling)
                 return
             self._successes += 1
-            if self._reached and self._successes >= self.limit and self.limit < self.ceiling:
-                self._set_limit(self.limit + 1)
+            if (
+                self._reached
+                and self._successes >= self.limit * self._patience
+                and self.limit < self.ceiling
+            ):
+                if self._refused == 0:  # the last raise held: probe at the normal pace again
+                    self._patience = 1
+                self._open(self.limit + 1)
 
-    def _set_limit(self, limit: int) -> None:
-        self.limit = limit
+    def _open(self, cap: int) -> None:
+        self.limit = self._generation_cap = cap
         self._generation += 1
+        self._refused = 0
         self._successes = 0
         self._reached = False
         self._changed.notify_all()
