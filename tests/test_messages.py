@@ -22,11 +22,21 @@ from target_clevertap.messages import InputError, LineCountingReader
         '{"a":{"b":1,"b" :2}}',
         '{"a" :1,"b": [{"c":1}, {"c" :2,"c":3}]}',
         '{"type": "RECORD", "stream": "s", "record": {"id": 1, "id": 2}}',
+        '{"type":"RECORD","record":{"a":{"b":1,"b":2}}}',
+        '{"a":1,\t"a":2}',
     ],
 )
 def test_duplicate_keys_are_refused_however_they_are_spaced(line: str) -> None:
     with pytest.raises(InputError, match="appears twice"):
         LineCountingReader().deserialize_json(line)
+
+
+def test_a_message_lacking_required_keys_is_refused_naming_them() -> None:
+    reader = LineCountingReader()
+    reader.assert_line_requires({"type": "RECORD", "stream": "s", "record": {}}, {"stream"})
+
+    with pytest.raises(InputError, match="the 'RECORD' message lacks 'record', 'stream', which"):
+        reader.assert_line_requires({"type": "RECORD"}, {"stream", "record"})
 
 
 def test_colons_inside_strings_are_not_mistaken_for_keys() -> None:
