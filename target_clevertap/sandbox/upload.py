@@ -26,6 +26,7 @@ from target_clevertap.sandbox.validation import (
     BatchResult,
     MalformedRequestError,
     Rules,
+    accept,
     parse_upload_body,
     validate_batch,
 )
@@ -158,7 +159,8 @@ class UploadService:
         if dry_run:
             return 0
         if self._store is not None:
-            self._store.save(result.accepted, now=int(time.time()))
+            accepted = [accept(record, self._rules) for record in result.accepted]
+            self._store.save(accepted, now=int(time.time()))
         return len(result.accepted)
 
 

@@ -111,7 +111,10 @@ class Accepted:
 
 @dataclass(frozen=True)
 class BatchResult:
-    accepted: list[Accepted] = field(default_factory=list)
+    """The records that passed, as sent (:func:`accept` normalises one for storing), and the
+    ``unprocessed`` items of the answer."""
+
+    accepted: list[Record] = field(default_factory=list)
     unprocessed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -178,7 +181,7 @@ def validate_batch(records: Sequence[Any], rules: Rules) -> BatchResult:
     for number, record in enumerate(records, start=1):
         error = validate_record(record, rules)
         if error is None:
-            result.accepted.append(_accept(record, rules))
+            result.accepted.append(record)
         else:
             result.unprocessed.append(
                 {
@@ -241,7 +244,8 @@ def epoch_seconds(value: Any, *, strict: bool) -> int | None:
     return None
 
 
-def _accept(record: Record, rules: Rules) -> Accepted:
+def accept(record: Record, rules: Rules) -> Accepted:
+    """A record that passed :func:`validate_record`, ready to be stored."""
     key = "objectId" if record["type"] == "token" else _identity_keys(record)[0]
     ts = epoch_seconds(record["ts"], strict=rules.strict_ts) if "ts" in record else None
     return Accepted(record["type"], key, identity_text(record[key]), ts, record)
