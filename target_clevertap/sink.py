@@ -10,7 +10,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_clevertap.config import batch_rows, plan_stream
 from target_clevertap.delivery import Batch
-from target_clevertap.mapping import Rejection, map_record
+from target_clevertap.mapping import Rejection, mapper_for
 from target_clevertap.values import shown
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class CleverTapSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         self.plan = plan_stream(target.config, stream_name, schema)
+        self._mapper = mapper_for(self.plan)
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
         self._check = _compile(schema, stream_name) if self.validate_schema else None
@@ -100,7 +101,7 @@ class CleverTapSink(BatchSink):
         if self._invalid_reason is not None:
             result: dict[str, Any] | Rejection = Rejection("schema_invalid", self._invalid_reason)
         else:
-            result = map_record(record, self.plan)
+            result = self._mapper.map(record)
         if isinstance(result, Rejection):
             self._pipeline.reject_locally(self.stream_name, record, result)
             return
