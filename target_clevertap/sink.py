@@ -18,6 +18,19 @@ if TYPE_CHECKING:
 
 Validator = Any
 
+# The keys `Sink._remove_sdc_metadata_from_record` pops: checked first, as records seldom hold any.
+_SDC_KEYS = frozenset(
+    {
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_deleted_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    }
+)
+
 
 class InvalidStreamSchema(Exception):
     """A SCHEMA message that is not usable JSON Schema."""
@@ -38,6 +51,7 @@ class CleverTapSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
         self._check = _compile(schema, stream_name) if self.validate_schema else None
+        self._required_keys = frozenset(self.key_properties)
         self._invalid_reason: str | None = None
         self._payloads: list[dict[str, Any]] = []
         self._records: list[Mapping[str, Any]] = []
@@ -73,8 +87,13 @@ class CleverTapSink(BatchSink):
         """Records buffered for the next request."""
         return len(self._payloads)
 
+    @property
+    def is_full(self) -> bool:
+        """The SDK's test, without its two property look-ups per record."""
+        return len(self._payloads) >= self._max_size
+
     def get_validator(self) -> None:
-        """Validation runs in `_validate_and_parse` so an invalid record is rejected, not fatal."""
+        """Validation runs in `_schema_violation` so an invalid record is rejected, not fatal."""
 
     def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # The SDK raises (or logs a traceback) on an invalid record and parses date strings into
@@ -93,13 +112,33 @@ class CleverTapSink(BatchSink):
         return None
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """Map one record: reject it with its reason, or buffer it for the next batch."""
+        """The SDK's record path: `_validate_and_parse` has just checked this record."""
         del context
+        self._buffer(record, self._invalid_reason)
+
+    def take(self, record: dict[str, Any]) -> None:
+        """The target's lean record path: the SDK's per-record steps that matter here, in one call.
+
+        In the SDK's order: `_sdc_` keys removed, the record validated, key properties required,
+        the record tallied, then rejected or buffered, and counted. Skipped, as no-ops for this
+        sink: the batch context, `preprocess_record` and `_after_process_record` (a debug line).
+        """
+        if not _SDC_KEYS.isdisjoint(record):
+            self._remove_sdc_metadata_from_record(record)
+        reason = self._schema_violation(record)
+        if not record.keys() >= self._required_keys:
+            self._singer_validate_message(record)  # raises MissingKeyPropertiesError
+        self.tally_record_read()
+        self._buffer(record, reason)
+        self.record_counter_metric.value += 1  # logged by the target's clock check
+
+    def _buffer(self, record: dict[str, Any], invalid_reason: str | None) -> None:
+        """Map one record: reject it with its reason, or buffer it for the next batch."""
         position = self._pipeline.checkpoint.next_record()
         self._pipeline.hold_window(position)
         self._pipeline.report.received(self.stream_name)
-        if self._invalid_reason is not None:
-            result: dict[str, Any] | Rejection = Rejection("schema_invalid", self._invalid_reason)
+        if invalid_reason is not None:
+            result: dict[str, Any] | Rejection = Rejection("schema_invalid", invalid_reason)
         else:
             result = self._mapper.map(record)
         if isinstance(result, Rejection):
