@@ -290,7 +290,8 @@ def check_identity(record: Record, rules: Rules) -> RecordError | None:
 
 
 def check_object_id(record: Record, rules: Rules) -> RecordError | None:
-    if "objectId" not in _identity_keys(record) or _is_object_id(record["objectId"]):
+    object_id = record.get("objectId")
+    if object_id is None or _is_object_id(object_id):
         return None
     return _error(526, "Identity", "objectId is not valid")
 
@@ -361,18 +362,32 @@ def check_profile_fields(record: Record, rules: Rules) -> RecordError | None:
     profile_data = record["profileData"]
     for rule in FIELD_RULES:
         value = profile_data.get(rule.name)
-        if value is None or value == {"$delete": True} or rule.is_valid(value):
+        if value is None or value == _DELETE or rule.is_valid(value):
             continue
         return RecordError(rule.code, f"Profile data is incorrect. {rule.reason}")
     return None
 
 
+_DELETE = {"$delete": True}
+
+
 def check_profile_values(record: Record, rules: Rules) -> RecordError | None:
-    for key, value in record["profileData"].items():
+    profile_data = record["profileData"]
+    if _only_plain_values(profile_data):
+        return None
+    for key, value in profile_data.items():
         problem = _profile_value_problem(value, rules)
         if problem is not None:
             return _error(524, "Profile data", f"{key}: {problem}")
     return None
+
+
+def _only_plain_values(data: dict[str, Any]) -> bool:
+    """True when every value is a string, number, boolean or null: none can have a problem."""
+    return _PLAIN_TYPES.issuperset(map(type, data.values()))
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
 def _profile_value_problem(value: Any, rules: Rules) -> str | None:
