@@ -163,15 +163,16 @@ class RecordMapper:
         if plan.kind == "event":
             if charged and key == ITEMS:
                 return key, _charged_items
-            return key, _plain_or(functools.partial(_event_value, key, is_date=is_date), is_date)
+            return key, _value_converter(_event_value, key, is_date=is_date)
         standard = standard_field_for(key) if plan.map_standard_fields else None
         if standard is not None:
             return standard.name, _standard_converter(key, standard, plan.default_phone_region)
-        return key, _plain_or(functools.partial(_profile_value, key, is_date=is_date), is_date)
+        return key, _value_converter(_profile_value, key, is_date=is_date)
 
 
-def _plain_or(convert: Converter, is_date: bool) -> Converter:
-    """Text, booleans and 64-bit integers go as they are; other values through `convert`."""
+def _value_converter(general: Callable[..., Any], key: str, *, is_date: bool) -> Converter:
+    """`general(key, value)`, with text, booleans and numbers (checked) sent without the detour."""
+    convert = functools.partial(general, key, is_date=is_date)
     if is_date:
         return convert
 
@@ -179,6 +180,8 @@ def _plain_or(convert: Converter, is_date: bool) -> Converter:
         kind = value.__class__
         if kind is str or kind is bool or (kind is int and INT64_MIN <= value <= INT64_MAX):
             return value
+        if kind is Decimal or kind is float:
+            return values.number(value, key)
         return convert(value)
 
     return plain_or_converted
