@@ -101,18 +101,22 @@ class AdaptiveLimiter:
                 self._in_flight -= 1
                 self._changed.notify_all()
 
-    def throttled(self, generation: int) -> None:
-        """CleverTap said too many concurrent requests to a request sent under `generation`."""
+    def throttled(self, generation: int) -> bool:
+        """CleverTap said too many concurrent requests to a request sent under `generation`.
+
+        Returns whether other requests of ours are in flight, so one will soon free a slot.
+        """
         with self._changed:
             self._proven = True
             if generation != self._generation:
-                return  # sent under an older cap, already lowered since
+                return self._in_flight > 0  # sent under an older cap, already lowered since
             self._refused += 1
             if self._refused == 1:
                 self._patience = min(MAX_PATIENCE, self._patience * 2)
             self.limit = max(1, self._generation_cap - self._refused)
             self._successes = 0
             self._reached = False
+            return self._in_flight > 0
 
     def succeeded(self) -> None:
         """A request went through; once the cap was reached, enough of them raise it by one."""
@@ -228,7 +232,12 @@ class UploadClient:
         if response.status_code == 200:
             self._limiter.succeeded()
         elif response.status_code == 429:
-            self._limiter.throttled(generation)
+            others_in_flight = self._limiter.throttled(generation)
+            if others_in_flight and len(attempts) == 1 and "Retry-After" not in response.headers:
+                # The account's budget is taken by our own requests: the lowered cap holds this
+                # one back until one of them finishes, so a timed wait would only leave a slot
+                # idle (and hold back the reader, which waits for the oldest batch).
+                raise RetryableError(f"HTTP 429: {_error_text(response)}", 429, retry_after=0.0)
         return response.status_code, self._read(response, stream)
 
     def _read(self, response: requests.Response, stream: str) -> Any:
@@ -264,13 +273,13 @@ class UploadClient:
         )
 
     def _log_backoff(self, details: Any) -> None:
-        error = details.get("exception")
+        wait = details.get("wait", 0.0)
         self._logger.warning(
-            "Stream '%s': upload attempt %d failed (%s); retrying in %.2fs.",
+            "Stream '%s': upload attempt %d failed (%s); retrying %s.",
             details["args"][1],
             details["tries"],
-            error,
-            details.get("wait", 0.0),
+            details.get("exception"),
+            f"in {wait:.2f}s" if wait else "as soon as one of our requests in flight finishes",
         )
 
 

@@ -89,6 +89,29 @@ def test_transient_faults_end_with_everything_delivered(
     assert_everything_delivered(done, sandbox, tmp_path)
 
 
+def test_a_smaller_concurrency_budget_is_learnt_and_refused_requests_wait_for_a_slot(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(
+        account_id=ACCOUNT,
+        passcode=PASSCODE,
+        db_path=str(tmp_path / "sb.db"),
+        max_concurrent=2,
+        latency_ms=100,
+    ) as small:
+        config = settings(small.url, tmp_path, max_concurrency=6, batch_size_rows=5)
+        done = run(config, tmp_path, users_input())
+
+        assert_everything_delivered(done, small, tmp_path)
+        assert small.stats()["max_in_flight_seen"] > 2  # the target did go over the budget...
+    refused = done.stderr.count("HTTP 429: Too many concurrent requests")
+    assert refused >= 1
+    # ...and a request refused while ours were in flight went again when one finished, not
+    # after a timed wait that would leave a slot of the budget idle.
+    assert "retrying as soon as one of our requests in flight finishes" in done.stderr
+    assert "2 in flight allowed" in done.stderr
+
+
 def test_answers_slower_than_the_timeout_are_retried(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.set_faults(Faults(sequence=["slow:2"]))
 
