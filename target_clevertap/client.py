@@ -104,19 +104,20 @@ class AdaptiveLimiter:
     def throttled(self, generation: int) -> bool:
         """CleverTap said too many concurrent requests to a request sent under `generation`.
 
-        Returns whether other requests of ours are in flight, so one will soon free a slot.
+        Called while the request still holds its slot; returns whether other requests of ours
+        are in flight, so one of them will soon free a slot.
         """
         with self._changed:
             self._proven = True
             if generation != self._generation:
-                return self._in_flight > 0  # sent under an older cap, already lowered since
+                return self._in_flight > 1  # sent under an older cap, already lowered since
             self._refused += 1
             if self._refused == 1:
                 self._patience = min(MAX_PATIENCE, self._patience * 2)
             self.limit = max(1, self._generation_cap - self._refused)
             self._successes = 0
             self._reached = False
-            return self._in_flight > 0
+            return self._in_flight > 1
 
     def succeeded(self) -> None:
         """A request went through; once the cap was reached, enough of them raise it by one."""
@@ -219,26 +220,34 @@ class UploadClient:
     def _attempt(self, body: bytes, stream: str, attempts: list[int]) -> tuple[int, Any]:
         attempts.append(1)
         with self._limiter.slot() as generation:
-            if self._stopped.is_set():
-                raise UploadError("not sent: the run is stopping after an earlier failure")
-            try:
-                response = self._session.post(
-                    self.url, data=body, timeout=self._timeout, allow_redirects=False
-                )
-            except requests.Timeout:
-                raise RetryableError(f"no answer within {self._timeout:g}s") from None
-            except requests.ConnectionError as exc:
-                raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
-        if response.status_code == 200:
-            self._limiter.succeeded()
-        elif response.status_code == 429:
-            others_in_flight = self._limiter.throttled(generation)
-            if others_in_flight and len(attempts) == 1 and "Retry-After" not in response.headers:
-                # The account's budget is taken by our own requests: the lowered cap holds this
-                # one back until one of them finishes, so a timed wait would only leave a slot
-                # idle (and hold back the reader, which waits for the oldest batch).
-                raise RetryableError(f"HTTP 429: {_error_text(response)}", 429, retry_after=0.0)
+            response = self._post(body)
+            # The cap reacts before this slot is given back, so no request slips in under it.
+            if response.status_code == 200:
+                self._limiter.succeeded()
+            elif response.status_code == 429:
+                others_in_flight = self._limiter.throttled(generation)
+                if (
+                    others_in_flight
+                    and len(attempts) == 1
+                    and "Retry-After" not in response.headers
+                ):
+                    # The budget is taken by our own requests: the lowered cap holds this one
+                    # back until one of them finishes, so a timed wait would only leave a slot
+                    # idle (and hold back the reader, which waits for the oldest batch).
+                    raise RetryableError(f"HTTP 429: {_error_text(response)}", 429, retry_after=0.0)
         return response.status_code, self._read(response, stream)
+
+    def _post(self, body: bytes) -> requests.Response:
+        if self._stopped.is_set():
+            raise UploadError("not sent: the run is stopping after an earlier failure")
+        try:
+            return self._session.post(
+                self.url, data=body, timeout=self._timeout, allow_redirects=False
+            )
+        except requests.Timeout:
+            raise RetryableError(f"no answer within {self._timeout:g}s") from None
+        except requests.ConnectionError as exc:
+            raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
 
     def _read(self, response: requests.Response, stream: str) -> Any:
         status = response.status_code

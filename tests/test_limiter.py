@@ -117,3 +117,12 @@ def test_patience_is_bounded_and_the_cap_never_passes_the_ceiling() -> None:
     assert 1 <= limiter.limit <= 4
     full_rounds(limiter, 200)
     assert limiter.limit == 4
+
+
+def test_a_429_says_whether_other_requests_of_ours_are_in_flight() -> None:
+    limiter = proven(15)
+    with limiter.slot() as alone:
+        assert limiter.throttled(alone) is False  # the budget is taken by someone else
+    with limiter.slot() as first, limiter.slot() as second:
+        assert limiter.throttled(first) is True  # `second` will free a slot
+        assert limiter.throttled(second) is True
