@@ -69,8 +69,10 @@ class AdaptiveLimiter:
 
     The first request goes alone: wrong credentials then fail one request, not fifteen. Each 429
     answering a request sent under the current cap lowers the cap by one: with L requests in
-    flight and k refused, the account took L - k (another client may hold the rest). Once the cap
-    is reached, it grows by one after `limit x patience` successes, never above the ceiling.
+    flight and k refused, the account took L - k (another client may hold the rest). The cap also
+    drops at once to the number of our other requests in flight, since the account took no more
+    than those when it refused this one. Once the cap is reached, it grows by one after
+    `limit x patience` successes, never above the ceiling.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -92,7 +94,9 @@ class AdaptiveLimiter:
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight < self.limit)
             self._in_flight += 1
-            self._reached = self._reached or self._in_flight >= self.limit
+            if not self._reached and self._in_flight >= self.limit:
+                self._reached = True
+                self._successes = 0  # growth counts successes from the moment the cap is full
             generation = self._generation
         try:
             yield generation
@@ -114,7 +118,8 @@ class AdaptiveLimiter:
             self._refused += 1
             if self._refused == 1:
                 self._patience = min(MAX_PATIENCE, self._patience * 2)
-            self.limit = max(1, self._generation_cap - self._refused)
+            others = self._in_flight - 1
+            self.limit = max(1, min(self._generation_cap - self._refused, others))
             self._successes = 0
             self._reached = False
             return self._in_flight > 1
