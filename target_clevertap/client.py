@@ -185,7 +185,7 @@ class UploadClient:
         self._timeout = timeout
         self._limiter = limiter
         self._logger = logger
-        self._session = _pooled_session(limiter.ceiling)
+        self._session = _pooled_session(limiter.ceiling, self.url)
         self._stopped = threading.Event()
         self._session.headers.update(
             {
@@ -297,11 +297,18 @@ class UploadClient:
         )
 
 
-def _pooled_session(pool_size: int) -> requests.Session:
+def _pooled_session(pool_size: int, url: str) -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    # Proxies and CA bundle from the environment, read once for our one URL. Per request,
+    # requests would read them again and look for a .netrc file on disk: each look is a pause
+    # in which an upload thread waits for the busy reading thread to give back the GIL.
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.trust_env = False
     return session
 
 
