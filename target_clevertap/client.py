@@ -7,6 +7,8 @@ header wins when present). 401/403 and other 4xx are not retried.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import random
 import threading
@@ -86,18 +88,34 @@ class AdaptiveLimiter:
         self._successes = 0
         self._reached = False
         self._patience = 1
+        self._tickets = itertools.count()
+        self._waiting: list[int] = []
         self._changed = threading.Condition()
 
+    def ticket(self) -> int:
+        """A place in line for a request: older tickets get a free slot first."""
+        return next(self._tickets)
+
     @contextmanager
-    def slot(self) -> Iterator[int]:
-        """Hold one of the allowed in-flight places for a request; yields the cap's generation."""
+    def slot(self, ticket: int | None = None) -> Iterator[int]:
+        """Hold one of the allowed in-flight places for a request; yields the cap's generation.
+
+        Places go by ticket, so a retried request (which keeps its ticket) goes before batches
+        read after it: the reader waits for the oldest batch, and must not wait behind newer ones.
+        """
+        ticket = self.ticket() if ticket is None else ticket
         with self._changed:
-            self._changed.wait_for(lambda: self._in_flight < self.limit)
+            heapq.heappush(self._waiting, ticket)
+            self._changed.wait_for(
+                lambda: self._in_flight < self.limit and self._waiting[0] == ticket
+            )
+            heapq.heappop(self._waiting)
             self._in_flight += 1
             if not self._reached and self._in_flight >= self.limit:
                 self._reached = True
                 self._successes = 0  # growth counts successes from the moment the cap is full
             generation = self._generation
+            self._changed.notify_all()  # the next in line may fit too
         try:
             yield generation
         finally:
@@ -205,11 +223,12 @@ class UploadClient:
 
     def upload(self, records: Sequence[Mapping[str, Any]], stream: str) -> Answer:
         """Send one batch, retrying transient failures; raises UploadError or BatchRefused."""
+        ticket = self._limiter.ticket()
         body = orjson.dumps({"d": records})
         started = time.monotonic()
         attempts: list[int] = []
         try:
-            status, answer = self._send_with_retries(body, stream, attempts)
+            status, answer = self._send_with_retries(body, stream, attempts, ticket)
         except RetryableError as exc:
             raise UploadError(f"{exc} (gave up after {len(attempts)} attempts)") from None
         return Answer(answer, status, time.monotonic() - started, len(attempts) - 1)
@@ -222,9 +241,11 @@ class UploadClient:
         """Send nothing more: a batch failed for good, so the run is ending."""
         self._stopped.set()
 
-    def _attempt(self, body: bytes, stream: str, attempts: list[int]) -> tuple[int, Any]:
+    def _attempt(
+        self, body: bytes, stream: str, attempts: list[int], ticket: int
+    ) -> tuple[int, Any]:
         attempts.append(1)
-        with self._limiter.slot() as generation:
+        with self._limiter.slot(ticket) as generation:
             response = self._post(body)
             # The cap reacts before this slot is given back, so no request slips in under it.
             if response.status_code == 200:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from contextlib import AbstractContextManager
 
 from target_clevertap.client import MAX_PATIENCE, AdaptiveLimiter
@@ -150,3 +152,24 @@ def test_a_429_says_whether_other_requests_of_ours_are_in_flight() -> None:
     with together.slot() as first, together.slot() as second:
         assert together.throttled(first) is True  # `second` will free a slot
         assert together.throttled(second) is True
+
+
+def test_a_free_slot_goes_to_the_oldest_ticket_waiting() -> None:
+    limiter = proven(1)
+    older, newer = limiter.ticket(), limiter.ticket()
+    order: list[str] = []
+
+    def wait_with(ticket: int, name: str) -> None:
+        with limiter.slot(ticket):
+            order.append(name)
+
+    with limiter.slot():  # the one place is taken
+        late = threading.Thread(target=wait_with, args=(newer, "newer"))
+        late.start()
+        time.sleep(0.05)  # the newer ticket queues first...
+        early = threading.Thread(target=wait_with, args=(older, "older"))
+        early.start()
+        time.sleep(0.05)
+    early.join(timeout=5)
+    late.join(timeout=5)
+    assert order == ["older", "newer"]  # ...but the older one goes first
