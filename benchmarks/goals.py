@@ -34,6 +34,7 @@ def evaluate(runs: Runs) -> list[Goal]:
     checks: list[Callable[[Runs], Goal]] = [
         _ceiling_share,
         _ratio_goal("a", ("c",), "(a) wall / (c) wall, with latency"),
+        _ratio_goal("a", ("cf",), "(a) wall / (c') wall: the SDK's floor with everything off"),
         _ratio_goal("a", ("d",), "(a) wall / (d) wall, with latency"),
         _ratio_goal("a0", ("c0", "c"), "(a) wall <= (c) wall at zero latency", limit=1.0),
         _memory_flat,

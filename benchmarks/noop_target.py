@@ -3,14 +3,19 @@
 Run with the SDK's default settings: `python benchmarks/noop_target.py < input.jsonl`. Every
 record still goes through the SDK's reader, schema validation, date parsing, metrics and state
 handling; only the sink's work is left out.
+
+`python benchmarks/noop_target.py --floor < input.jsonl` is the lowest floor: the SDK's msgspec
+reader and no record validation, so what is left is the SDK's own per-record path.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.sinks import BatchSink
 
 
@@ -32,5 +37,23 @@ class NoopTarget(Target):
     default_sink_class = NoopSink
 
 
+class UnvalidatedNoopSink(NoopSink):
+    """Skips record validation, as `validate_records: false` would."""
+
+    @property
+    def validate_schema(self) -> bool:
+        return False
+
+
+class FloorNoopTarget(NoopTarget):
+    """The no-op target with the SDK's fastest reader and no validation."""
+
+    default_sink_class = UnvalidatedNoopSink
+    message_reader_class = MsgSpecReader
+
+
 if __name__ == "__main__":
-    NoopTarget.cli()
+    floor = sys.argv[1:2] == ["--floor"]
+    if floor:
+        del sys.argv[1]
+    (FloorNoopTarget if floor else NoopTarget).cli()

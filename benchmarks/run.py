@@ -58,7 +58,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; median kept")
     parser.add_argument("--out", type=Path, help="directory for logs (default benchmarks/out/)")
     parser.add_argument(
-        "--only", help="comma-separated run keys to make, e.g. a0,c0 (a b c d a0 c0 a1m a5 a5slow)"
+        "--only",
+        help="comma-separated run keys to make, e.g. a0,c0 (a b c cf d a0 c0 a1m a5 a5slow)",
     )
     args = parser.parse_args(argv)
     args.records = args.records or (QUICK_RECORDS if args.quick else 200_000)
@@ -82,6 +83,7 @@ def scenarios(records: int, latency_ms: int, *, quick: bool) -> list[Scenario]:
         _clevertap("a", "(a) target-clevertap, max_concurrency 15", records, latency_ms),
         Scenario("b", "(b) target-clevertap, defaults", "clevertap", records, latency_ms),
         Scenario("c", "(c) no-op SDK target", "noop", records),
+        Scenario("cf", "(c') no-op SDK target, msgspec, no validation", "noop-floor", records),
         Scenario("d", "(d) target-jsonl (PyPI)", "jsonl", records),
         _clevertap("a0", "(a) at zero latency", records, 0),
     ]

@@ -28,7 +28,7 @@ VENV_BIN = Path(sys.executable).parent  # not resolved: the venv's own bin/
 BATCH_ROWS = 1_000  # CleverTap's most records per request
 API_CONCURRENCY = 15  # CleverTap's most requests in flight
 
-TargetKind = Literal["clevertap", "noop", "jsonl"]
+TargetKind = Literal["clevertap", "noop", "noop-floor", "jsonl"]
 _SUMMARY = re.compile(
     r"received (\d+), sent (\d+), accepted (\d+), rejected locally (\d+), "
     r"rejected by CleverTap (\d+)"
@@ -138,6 +138,8 @@ def _run_target(argv: list[str], input_path: Path, workdir: Path, scenario: Scen
 def _argv(scenario: Scenario, tools: Tools, workdir: Path, api_url: str) -> list[str]:
     if scenario.target == "noop":
         return [sys.executable, str(BENCHMARKS / "noop_target.py")]
+    if scenario.target == "noop-floor":
+        return [sys.executable, str(BENCHMARKS / "noop_target.py"), "--floor"]
     if scenario.target == "jsonl":
         if tools.peer is None:
             raise RuntimeError("target-jsonl is not installed")

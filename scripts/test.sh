@@ -9,9 +9,9 @@ setup_all
 cd "$REPO_ROOT"
 
 log "ruff check"
-ruff check target_clevertap tests
+ruff check target_clevertap tests benchmarks
 log "ruff format --check"
-ruff format --check target_clevertap tests
+ruff format --check target_clevertap tests benchmarks
 log "mypy"
 mypy
 log "pytest"
