@@ -18,7 +18,7 @@ from typing import Any
 
 from target_clevertap import preflight, values
 from target_clevertap.config import StreamPlan
-from target_clevertap.standard_fields import StandardField, standard_field_for
+from target_clevertap.standard_fields import STANDARD_KEYS, StandardField, standard_field_for
 from target_clevertap.values import INT64_MAX, INT64_MIN, Unmappable
 
 CHARGED = "Charged"
@@ -61,7 +61,7 @@ class RecordMapper:
         self.plan = plan
         self._rules: Rules = {}
         self._charged_rules: Rules = {}  # event streams: Charged events read `Items` differently
-        self._source_of_key: dict[str, str] = {}
+        self._source_of_key: dict[str, str] = {}  # standard key -> the first source key seen
         # Two source keys feed one CleverTap key (`email` and `Email`): records are then checked
         # key by key, so the one that has both is rejected instead of losing a value.
         self._keys_can_collide = False
@@ -149,7 +149,8 @@ class RecordMapper:
         if rule is not None:
             name = rule[0]
             self._has_long_key = self._has_long_key or preflight.key_too_long(name)
-            if self._source_of_key.setdefault(name, key) != key:
+            # Only standard keys can have two sources; other keys are their source's own name.
+            if name in STANDARD_KEYS and self._source_of_key.setdefault(name, key) != key:
                 self._keys_can_collide = True
         if len(rules) < MAX_REMEMBERED_KEYS:
             rules[key] = rule

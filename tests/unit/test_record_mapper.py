@@ -81,3 +81,4 @@ def test_keys_beyond_the_remembered_ones_are_still_mapped(monkeypatch: pytest.Mo
         assert not isinstance(payload, Rejection)
         assert payload["profileData"] == {f"key{n}": n, "mail": f"u{n}@example.com"}
     assert len(mapper._rules) == 3  # memory stays bounded
+    assert len(mapper._source_of_key) == 0  # no standard keys among them
