@@ -42,6 +42,10 @@ class BatchRefused(Exception):
     """CleverTap refused the whole request as malformed (400); a smaller batch may pass."""
 
 
+class UnencodableRecords(Exception):
+    """Some records hold text JSON cannot carry (a lone surrogate such as \\ud800)."""
+
+
 class RetryableError(Exception):
     """A failure worth another attempt: throttling, a server error, a timeout, a lost connection."""
 
@@ -224,7 +228,10 @@ class UploadClient:
     def upload(self, records: Sequence[Mapping[str, Any]], stream: str) -> Answer:
         """Send one batch, retrying transient failures; raises UploadError or BatchRefused."""
         ticket = self._limiter.ticket()
-        body = orjson.dumps({"d": records})
+        try:
+            body = orjson.dumps({"d": records})
+        except orjson.JSONEncodeError as exc:
+            raise UnencodableRecords(str(exc)) from None
         started = time.monotonic()
         attempts: list[int] = []
         try:
@@ -316,6 +323,15 @@ class UploadClient:
             details.get("exception"),
             f"in {wait:.2f}s" if wait else "as soon as one of our requests in flight finishes",
         )
+
+
+def encodable(record: Mapping[str, Any]) -> bool:
+    """Whether a record can be written in a request body."""
+    try:
+        orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 def _pooled_session(pool_size: int, url: str) -> requests.Session:

@@ -12,13 +12,25 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from target_clevertap.client import BatchRefused, UploadClient, UploadError
+from target_clevertap.client import (
+    BatchRefused,
+    UnencodableRecords,
+    UploadClient,
+    UploadError,
+    encodable,
+)
 from target_clevertap.response import RecordFailure, read_upload_result
 
 MALFORMED = 400
+UNENCODABLE = "text_invalid"
+UNENCODABLE_REASON = (
+    "The record holds text that is not valid Unicode (a lone surrogate such as \\ud800, half of "
+    "an escaped character pair), which a request to CleverTap cannot carry; fix the text at the "
+    "source."
+)
 
 
 @dataclass
@@ -110,6 +122,8 @@ class Delivery:
             answer = self._client.upload(payloads, stream)
         except BatchRefused as refusal:
             return self._split(payloads, stream, str(refusal))
+        except UnencodableRecords:
+            return self._send_encodable(payloads, stream)
         result = read_upload_result(answer.body, payloads)
         return BatchOutcome(result.failures, answer.status, answer.seconds, answer.retries, 1)
 
@@ -127,7 +141,7 @@ class Delivery:
         middle = len(payloads) // 2
         first = self._send(payloads[:middle], stream)
         second = self._send(payloads[middle:], stream)
-        shifted = [RecordFailure(f.index + middle, f.code, f.error) for f in second.failures]
+        shifted = [replace(f, index=f.index + middle) for f in second.failures]
         return BatchOutcome(
             first.failures + shifted,
             MALFORMED,
@@ -135,6 +149,15 @@ class Delivery:
             first.retries + second.retries,
             1 + first.requests + second.requests,
         )
+
+    def _send_encodable(self, payloads: list[dict[str, Any]], stream: str) -> BatchOutcome:
+        """Send the records a request can carry; refuse the others here, each with its reason."""
+        refused = [i for i, payload in enumerate(payloads) if not encodable(payload)]
+        kept = sorted(set(range(len(payloads))) - set(refused))
+        outcome = self._send([payloads[i] for i in kept], stream) if kept else BatchOutcome()
+        failures = [replace(f, index=kept[f.index]) for f in outcome.failures]
+        failures += [RecordFailure(i, UNENCODABLE, UNENCODABLE_REASON, sent=False) for i in refused]
+        return replace(outcome, failures=failures)
 
     def _fail(self, batch: Batch, error: Exception) -> None:
         if self._failure is None:

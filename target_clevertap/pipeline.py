@@ -114,6 +114,7 @@ class Pipeline:
     def _delivered(self, batch: Batch, outcome: BatchOutcome) -> None:
         """Runs on a worker thread once CleverTap has answered for every record of a batch."""
         codes = []
+        sent = len(batch.payloads)
         for failure in outcome.failures:
             self.rejects.write(
                 batch.stream,
@@ -121,16 +122,20 @@ class Pipeline:
                 payload=batch.payloads[failure.index],
                 code=failure.code,
                 error=failure.error,
-                source="clevertap",
+                source="clevertap" if failure.sent else "local",
             )
-            codes.append(str(failure.code))
-        self.report.delivered(batch.stream, len(batch.payloads), codes)
+            if failure.sent:
+                codes.append(str(failure.code))
+            else:
+                sent -= 1
+                self.report.rejected_locally(batch.stream, str(failure.code))
+        self.report.delivered(batch.stream, sent, codes)
         self._logger.info(
             "Stream '%s': sent %d, accepted %d, rejected %d, HTTP %d, %.0f ms, %d retries, "
             "%d in flight allowed.",
             batch.stream,
-            len(batch.payloads),
-            len(batch.payloads) - len(codes),
+            sent,
+            sent - len(codes),
             len(codes),
             outcome.http_status,
             outcome.seconds * 1000,

@@ -51,7 +51,9 @@ class RejectsFile:
         with self._lock:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
+                # A lone surrogate (text from an escaped half of a character pair) cannot be
+                # UTF-8; inside a JSON string its `\udXXX` escape reads back the same.
+                self._file = self.path.open("a", encoding="utf-8", errors="backslashreplace")
             self._file.write(line + "\n")
             self._file.flush()
 

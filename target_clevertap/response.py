@@ -20,11 +20,13 @@ UNKNOWN_OUTCOME = "unknown_outcome"
 
 @dataclass(frozen=True, slots=True)
 class RecordFailure:
-    """One sent record CleverTap did not take."""
+    """One record of a batch that was not delivered: CleverTap did not take it, or (`sent` False)
+    it was refused before sending."""
 
     index: int
     code: int | str | None
     error: str
+    sent: bool = True
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,30 @@ def test_partial_answer_rejects_exactly_the_refused_records(
     assert result.states == [{"n": 5}]
 
 
+def test_text_a_request_cannot_carry_rejects_that_record_and_the_rest_are_sent(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    upload_api.script = [partial({3: (515, "Email is not valid. ")})]
+    users = singer.profiles("users", 5)
+    users[1] = singer.record("users", {"identity": "u1", "name": "half \ud800 a pair"})
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA), users, singer.state({"n": 5})
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0
+    (body,) = upload_api.bodies
+    assert [r["identity"] for r in body] == ["u0", "u2", "u3", "u4"]
+    rejected = rejected_lines(config)
+    assert [(r["record"]["identity"], r["code"], r["source"]) for r in rejected] == [
+        ("u3", 515, "clevertap"),  # the 3rd record sent is the 4th read
+        ("u1", "text_invalid", "local"),
+    ]
+    assert rejected[1]["record"]["name"] == "half \ud800 a pair"
+    assert result.states == [{"n": 5}]
+
+
 @pytest.mark.parametrize("transient", [429, 500, 502, 503, 504])
 def test_transient_status_is_retried_then_delivered(
     upload_api: UploadApi, config: dict, run_target: Any, transient: int
