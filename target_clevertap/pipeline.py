@@ -57,6 +57,7 @@ class Pipeline:
         self.checkpoint = Checkpoint(None if self.dry_run else _write_state_line)
         self.rejects = RejectsFile(config.get("rejected_records_path"))
         self.report = RunReport()
+        self._summary_logged = False
 
     def reject_locally(self, stream: str, record: Mapping[str, Any], rejection: Rejection) -> None:
         """A record refused before sending: into the rejects file, counted, never sent."""
@@ -94,12 +95,9 @@ class Pipeline:
         """Wait for every batch, log the summary, and raise if the run must fail."""
         self.delivery.wait()
         self.rejects.close()
-        for line in self.report.summary_lines():
-            self._logger.info(line)
-        if self.dry_run:
-            self._logger.info(
-                "Dry run: CleverTap validated the records and stored nothing; no state written."
-            )
+        if not self._summary_logged:  # a failed run comes here twice: at end of input, on exit
+            self._summary_logged = True
+            self._log_summary()
         if self.delivery.failure is not None:
             raise RunFailed(
                 f"{self.delivery.failure} No state was written past the last delivered record."
@@ -109,6 +107,14 @@ class Pipeline:
             where = self.rejects.path or "the log (set 'rejected_records_path' to keep them)"
             raise RunFailed(
                 f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set."
+            )
+
+    def _log_summary(self) -> None:
+        for line in self.report.summary_lines():
+            self._logger.info(line)
+        if self.dry_run:
+            self._logger.info(
+                "Dry run: CleverTap validated the records and stored nothing; no state written."
             )
 
     def _delivered(self, batch: Batch, outcome: BatchOutcome) -> None:

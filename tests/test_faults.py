@@ -164,6 +164,7 @@ def test_a_fault_that_never_clears_fails_the_run_and_state_covers_only_delivered
         in done.last_log_line
     )
     assert "gave up after 3 attempts" in done.last_log_line
+    assert done.stderr.count("Stream 'clicks': received 10, sent 0") == 1  # one summary
 
 
 def test_wrong_passcode_fails_within_one_request_and_leaks_nothing(
