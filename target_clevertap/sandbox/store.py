@@ -214,8 +214,15 @@ class StoreWriter(SandboxStore):
             )
 
 
+def _text(value: Any) -> Any:
+    """Text SQLite can hold: a lone surrogate (JSON may escape half a pair) kept as its escape."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _save_profile(conn: sqlite3.Connection, item: Accepted, ts: int) -> None:
-    key = (item.identity_key, item.identity)
+    key = (item.identity_key, _text(item.identity))
     row = conn.execute(
         "SELECT profile FROM profiles WHERE identity_key = ? AND identity = ?", key
     ).fetchone()
@@ -234,8 +241,8 @@ def _save_event(conn: sqlite3.Connection, item: Accepted, ts: int) -> None:
         " VALUES (?, ?, ?, ?, ?)",
         (
             item.identity_key,
-            item.identity,
-            item.record["evtName"],
+            _text(item.identity),
+            _text(item.record["evtName"]),
             json.dumps(item.record["evtData"]),
             ts,
         ),
@@ -249,7 +256,13 @@ def _save_token(conn: sqlite3.Connection, item: Accepted, ts: int) -> None:
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (object_id, token_id)"
         " DO UPDATE SET token_type = excluded.token_type,"
         " token_data = excluded.token_data, ts = excluded.ts",
-        (item.identity, token_data["id"], token_data["type"], json.dumps(token_data), ts),
+        (
+            _text(item.identity),
+            _text(token_data["id"]),
+            _text(token_data["type"]),
+            json.dumps(token_data),
+            ts,
+        ),
     )
 
 

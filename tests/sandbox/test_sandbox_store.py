@@ -214,3 +214,17 @@ def test_without_a_store_the_sandbox_answers_and_counts_but_keeps_nothing() -> N
     assert (stats["records_received"], stats["records_accepted"]) == (3, 2)
     with pytest.raises(RuntimeError, match="store=False"):
         sandbox.profiles()
+
+
+def test_text_with_a_lone_surrogate_is_stored_and_answered(
+    sandbox: Sandbox, client: Client
+) -> None:
+    # JSON may escape half of a character pair ("\ud800"); SQLite cannot hold it as text.
+    answer = client.upload(profile("u-\ud800"), event("Seen \udfff", identity="u-\ud800"))
+
+    assert answer.status == 200
+    assert answer.json["processed"] == 2
+    assert [r["identity"] for r in sandbox.profiles()] == ["u-\\ud800"]
+    assert [(r["identity"], r["evt_name"]) for r in sandbox.events()] == [
+        ("u-\\ud800", "Seen \\udfff")
+    ]
