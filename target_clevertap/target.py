@@ -10,7 +10,11 @@ from typing import IO, Any
 
 from jsonschema import Draft7Validator
 from singer_sdk import Sink, Target
-from singer_sdk.exceptions import ConfigValidationError, RecordsWithoutSchemaException
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 
@@ -56,6 +60,11 @@ class TargetClevertap(Target):
             )
         except (InputError, InvalidStreamSchema, RecordsWithoutSchemaException) as exc:
             return self._stop(f"Input line {self.message_reader.line_number}: {exc}")
+        except MissingKeyPropertiesError:
+            return self._stop(
+                f"Input line {self.message_reader.line_number}: the record lacks one of the key "
+                "properties its stream's SCHEMA message declares (key_properties); check the tap."
+            )
         except (RunFailed, DeliveryFailed) as exc:
             return self._stop(str(exc))
         return 0

@@ -127,6 +127,11 @@ def test_passcode_of_wrong_type_is_not_quoted(settings: dict, tmp_path: Path) ->
         ),
         (b"\xff\xfe garbage", "Input line 4: the line is not UTF-8"),
         (b"[" * 1000 + b"]" * 1000, "Input line 4:"),
+        (
+            b'{"type": "SCHEMA", "stream": "k", "schema": {"properties": {}}, '
+            b'"key_properties": ["id"]}\n{"type": "RECORD", "stream": "k", "record": {"a": 1}}',
+            "Input line 5: the record lacks one of the key properties",
+        ),
     ],
 )
 def test_bad_input_line_stops_with_its_line_number_and_no_later_state(
