@@ -397,6 +397,8 @@ def test_date_properties_become_clevertap_dates(
         (Decimal("1E+2"), 100),
         (Decimal("10.50"), 10.5),
         (Decimal("-0.25"), -0.25),
+        (Decimal("0E+20"), 0),  # zero, however large its exponent
+        (Decimal("1.000000000000000000001"), 1.0),  # not whole, though its float is
         (Decimal(2**63 - 1), 2**63 - 1),
         (2**63 - 1, 2**63 - 1),
         (-(2**63), -(2**63)),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from target_clevertap import preflight
+from target_clevertap import preflight, values
 from target_clevertap.config import IDENTITY_TYPES, StreamPlan
 from target_clevertap.mapping import Rejection, map_record
+from target_clevertap.values import INT64_MAX, INT64_MIN, Unmappable
 
 ROUTING_KEYS = ["id", "event", "ts"]
 INTERESTING_KEYS = [
@@ -150,3 +153,21 @@ def test_map_record_rejects_with_a_reason_or_builds_a_sendable_payload(
         if plan.event_name_field:
             assert plan.event_name_field not in data
     assert all(value is not None for value in data.values())
+
+
+decimal_text = st.from_regex(r"-?\d{1,25}(\.\d{1,25})?([eE][+-]?\d{1,4})?", fullmatch=True)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(raw=st.decimals() | st.builds(Decimal, decimal_text))
+def test_a_decimal_is_sent_as_the_number_it_writes(raw: Decimal) -> None:
+    """Whole values within 64 bits as integers, fractions as floats; the rest refused."""
+    whole = raw.is_finite() and raw == raw.to_integral_value()
+    refused = not raw.is_finite() or (whole and not INT64_MIN <= int(raw) <= INT64_MAX)
+    if refused:
+        with pytest.raises(Unmappable):
+            values.number(raw, "n")
+        return
+    sent = values.number(raw, "n")
+    expected = int(raw) if whole else float(raw)
+    assert (type(sent), sent) == (type(expected), expected)
