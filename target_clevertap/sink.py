@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
 from singer_sdk.sinks import BatchSink
 
 from target_clevertap.config import batch_rows, plan_stream
 from target_clevertap.delivery import Batch
 from target_clevertap.mapping import Rejection, mapper_for
-from target_clevertap.values import shown
+from target_clevertap.record_validation import RecordValidator
 
 if TYPE_CHECKING:
     from target_clevertap.target import TargetClevertap
-
-Validator = Any
 
 # The keys `Sink._remove_sdc_metadata_from_record` pops: checked first, as records seldom hold any.
 _SDC_KEYS = frozenset(
@@ -30,10 +27,6 @@ _SDC_KEYS = frozenset(
         "_sdc_sync_started_at",
     }
 )
-
-
-class InvalidStreamSchema(Exception):
-    """A SCHEMA message that is not usable JSON Schema."""
 
 
 class CleverTapSink(BatchSink):
@@ -50,7 +43,9 @@ class CleverTapSink(BatchSink):
         self._mapper = mapper_for(self.plan)
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
-        self._check = _compile(schema, stream_name) if self.validate_schema else None
+        self._record_validator = (
+            RecordValidator(schema, stream_name) if self.validate_schema else None
+        )
         self._required_keys = frozenset(self.key_properties)
         self._invalid_reason: str | None = None
         self._payloads: list[dict[str, Any]] = []
@@ -103,13 +98,7 @@ class CleverTapSink(BatchSink):
         return record
 
     def _schema_violation(self, record: dict[str, Any]) -> str | None:
-        if self._check is None:
-            return None
-        try:
-            self._check(record)
-        except fastjsonschema.JsonSchemaValueException as exc:
-            return f"The record does not match the stream's SCHEMA: {shown(exc.message, 300)}"
-        return None
+        return None if self._record_validator is None else self._record_validator.violation(record)
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """The SDK's record path: `_validate_and_parse` has just checked this record."""
@@ -157,13 +146,3 @@ class CleverTapSink(BatchSink):
         batch = Batch(self.stream_name, self._payloads, self._records, self._span)
         self._payloads, self._records, self._span = [], [], None
         self._pipeline.send(batch)
-
-
-def _compile(schema: dict[str, Any], stream: str) -> Validator:
-    try:
-        return fastjsonschema.compile(schema, use_default=False, use_formats=False)
-    except fastjsonschema.JsonSchemaDefinitionException as exc:
-        raise InvalidStreamSchema(
-            f"Stream '{stream}': its SCHEMA message is not valid JSON Schema ({exc}); "
-            "fix the tap's schema or drop the stream with a stream map."
-        ) from None

@@ -22,7 +22,8 @@ from target_clevertap.config import CONFIG_SCHEMA, config_errors
 from target_clevertap.delivery import DeliveryFailed
 from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
-from target_clevertap.sink import CleverTapSink, InvalidStreamSchema
+from target_clevertap.record_validation import InvalidStreamSchema
+from target_clevertap.sink import CleverTapSink
 
 SECRET_SETTINGS = frozenset({"passcode"})
 CLOCK_CHECK_SECONDS = 1.0
