@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -291,16 +292,35 @@ def is_scalar(value: Any) -> bool:
 def json_text(value: Any, field: str = "value") -> str:
     """Nested data as compact JSON text, Decimals as numbers.
 
-    Data JSON cannot hold (a NaN Decimal, a whole number beyond 64 bits, nesting deeper than
+    Data JSON cannot hold (NaN or infinity, a whole number beyond 64 bits, nesting deeper than
     the encoder allows) raises `Unmappable`, so one bad value rejects one record.
     """
     try:
-        return orjson.dumps(value, default=_json_default).decode()
+        text = orjson.dumps(value, default=_json_default).decode()
     except orjson.JSONEncodeError as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, Unmappable) else exc
-        raise Unmappable(
-            "value_invalid", f"'{field}' holds data that cannot be written as JSON: {cause}"
-        ) from None
+        raise _not_json(field, cause) from None
+    # orjson writes a NaN or infinite float as null; only text with a null can hide one.
+    if "null" in text and _holds_non_finite_float(value):
+        raise _not_json(field, "NaN or infinity, which JSON has no number for")
+    return text
+
+
+def _not_json(field: str, cause: object) -> Unmappable:
+    return Unmappable(
+        "value_invalid", f"'{field}' holds data that cannot be written as JSON: {cause}"
+    )
+
+
+def _holds_non_finite_float(value: Any) -> bool:
+    """Whether a float in nested data is NaN or infinite (orjson limits the depth to 255)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        value = value.values()
+    elif not isinstance(value, (list, tuple)):
+        return False
+    return any(_holds_non_finite_float(item) for item in value)
 
 
 def _json_default(value: Any) -> Any:

@@ -222,6 +222,9 @@ def test_national_phone_without_region_says_how_to_fix_it() -> None:
         Decimal("1E+100000"),
         {"n": 2**64},
         {"n": Decimal("NaN")},
+        {"n": float("nan")},  # JSON text would say null, silently
+        {"deep": [{"n": float("-inf")}]},
+        [["a"], [float("inf")]],
     ],
 )
 @pytest.mark.parametrize("plan", [PROFILE_PLAN, EVENT_PLAN], ids=["profile", "event"])
@@ -235,6 +238,19 @@ def test_nan_in_a_multi_value_list_is_refused() -> None:
     refused = refuse({"id": "u-1", "scores": [1.5, float("nan")]})
     assert refused.code == "value_invalid"
     assert "'scores'" in refused.reason
+
+
+def test_nan_inside_charged_items_is_refused() -> None:
+    record = {"id": "u-1", "event": "Charged", "Items": [{"Meta": {"weight": float("nan")}}]}
+    refused = refuse(record, EVENT_PLAN)
+    assert refused.code == "value_invalid"
+    assert "'Items.Meta'" in refused.reason
+
+
+def test_nulls_inside_nested_values_stay_null() -> None:
+    result = map_record({"id": "u-1", "meta": {"city": None, "n": 1.5}}, PROFILE_PLAN)
+    assert not isinstance(result, Rejection), result
+    assert result["profileData"]["meta"] == '{"city":null,"n":1.5}'
 
 
 def test_huge_number_inside_charged_items_is_refused() -> None:
