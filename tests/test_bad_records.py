@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ BAD_RECORDS: dict[str, tuple[dict[str, Any], str]] = {
     "year 3000": ({"identity": "b5", "ts": "3000-01-01T00:00:00Z"}, "timestamp_invalid"),
     "negative timestamp": ({"identity": "b6", "ts": -5}, "timestamp_invalid"),
     "NaN timestamp": ({"identity": "b7", "ts": "NaN"}, "timestamp_invalid"),
+    "NaN inside an object": ({"identity": "b9", "meta": {"weight": float("nan")}}, "value_invalid"),
     # Found when sending: last, as its rejection is written when its batch is delivered.
     "a lone surrogate": ({"identity": "b8", "name": "half \ud800 a pair"}, "text_invalid"),
 }
@@ -77,6 +79,8 @@ def test_each_bad_record_is_rejected_with_its_reason_and_the_rest_delivered(
     rejected = [json.loads(line) for line in rejected_text.splitlines()]
     assert [r["code"] for r in rejected] == [code for _, code in BAD_RECORDS.values()]
     assert all(r["source"] == "local" and r["error"] for r in rejected)
+    kept_nan = next(r["record"] for r in rejected if r["record"]["identity"] == "b9")
+    assert math.isnan(kept_nan["meta"]["weight"])  # as the tap wrote it, `NaN`
     profiles = {p["identity"]: p for p in sandbox.profiles()}
     assert set(profiles) == {f"g{i}" for i in range(5)} | {"12345"}
     assert profiles["12345"]["ts"] == 1_700_000_000
