@@ -62,16 +62,15 @@ def number(value: int | float | Decimal, field: str) -> int | float:
     Whole numbers outside the 64-bit range are refused too: JSON encoders (orjson among them)
     cannot write them, and turning them into floats would silently change their digits.
     """
-    if value.__class__ is Decimal and value.is_finite():
-        as_float = float(value)
-        # Most fractions take this path; whole, huge and tiny values the one below.
-        if not as_float.is_integer() and math.isfinite(as_float):
-            return as_float
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise Unmappable("value_invalid", f"'{field}' is {value}, which is not a number.")
+        as_float = float(value)
+        if not as_float.is_integer() and math.isfinite(as_float):
+            return as_float  # most fractions: no exact arithmetic needed
+        # Whole, huge or tiny: its float may hide a fraction (1.000...01) or overflow.
         if value != value.to_integral_value():
-            value = float(value)
+            value = as_float
         elif value and value.adjusted() > _INT64_DIGITS:  # before int(): 1E+999999999 is whole
             raise _too_large(value, field)
         else:
