@@ -21,7 +21,8 @@ MAX_MULTI_VALUES = 100
 _SURELY_SHORT_KEY = MAX_KEY_BYTES // 4
 _SURELY_SHORT_VALUE = MAX_VALUE_BYTES // 4
 
-# The Android SDK's restricted list, plus `Web Page Viewed`, which the server refused with 513.
+# The Android SDK's restricted list (with the Direct Call SDK's system events), plus
+# `Web Page Viewed`, which the server refused with 513.
 RESTRICTED_EVENT_NAMES = frozenset(
     {
         "App Launched",
@@ -36,6 +37,9 @@ RESTRICTED_EVENT_NAMES = frozenset(
         "Geocluster Exited",
         "Web Page Viewed",
         "wzrk_d",
+        "DCOutgoing",
+        "DCIncoming",
+        "DCEnd",
     }
 )
 
