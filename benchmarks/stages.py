@@ -25,9 +25,9 @@ from singer_input import SCHEMA, STREAM, STREAM_SETTINGS, messages
 from singer_sdk.sinks.core import JSONSchemaValidator
 
 from target_clevertap import preflight, values
-from target_clevertap.config import plan_stream
 from target_clevertap.mapping import RecordMapper
 from target_clevertap.messages import LineCountingReader
+from target_clevertap.plan import plan_stream
 from target_clevertap.record_validation import RecordValidator
 from target_clevertap.report import RunReport
 

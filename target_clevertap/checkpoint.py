@@ -6,7 +6,9 @@ below N. Batches finish out of order, so the watermark is the lowest open span, 
 finished batch. A failed batch's span never closes, so no state past it is ever written.
 
 Spans open in record order, so the oldest open span is the first in insertion order; the reader
-uses it to stay within a window of the watermark (see `Pipeline.hold_window`).
+uses it to stay within a window of the watermark (see `Pipeline`). STATE lines are written under
+the checkpoint's lock, whole, so a process told to exit at once can wait for the line being
+written (`no_state_being_written`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -31,8 +34,11 @@ class Checkpoint:
         self._open: dict[int, int] = {}
         self._pending: deque[tuple[int, Any]] = deque()
         self._written: Any = None
+        self._failed: set[int] = set()
+        self._released = False
         self.oldest_open: tuple[int, int] | None = None
-        """(span id, first record) of the oldest open span, or None; read without the lock."""
+        """(span id, first record) of the oldest open span, or None; a hint read without the
+        lock (waits check it under the lock)."""
 
     def next_record(self) -> int:
         """Number the next record (called from the reading thread only)."""
@@ -57,10 +63,35 @@ class Checkpoint:
             self._advance()
             self._closed.notify_all()
 
-    def wait_for_a_close(self, timeout: float) -> None:
-        """Block until some span closes, or the timeout passes."""
+    def fail_span(self, span: int) -> None:
+        """The span's batch failed for good: it stays open, so no state passes it."""
+        with self._lock:
+            self._failed.add(span)
+            self._closed.notify_all()
+
+    def wait_while_open(self, span: int, timeout: float | None = None) -> None:
+        """Block until the span closes or fails, waiters are released, or the timeout passes."""
         with self._closed:
-            self._closed.wait(timeout)
+            self._closed.wait_for(
+                lambda: span not in self._open or span in self._failed or self._released,
+                timeout,
+            )
+
+    def release_waiters(self) -> None:
+        """Wake every wait for a span, now and later: the run is stopping."""
+        with self._lock:
+            self._released = True
+            self._closed.notify_all()
+
+    @contextmanager
+    def no_state_being_written(self, timeout: float) -> Iterator[None]:
+        """Hold state writes back (for at most `timeout` seconds of waiting for one to finish)."""
+        held = self._lock.acquire(timeout=timeout)
+        try:
+            yield
+        finally:
+            if held:
+                self._lock.release()
 
     def add_state(self, value: Any) -> None:
         """A STATE message arrived after all records numbered so far."""

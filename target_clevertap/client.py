@@ -1,20 +1,20 @@
-"""HTTP client for CleverTap's `POST /1/upload`: one pooled session, retries, adaptive concurrency.
+"""HTTP client for CleverTap's endpoints: one pooled session, retries, adaptive concurrency.
 
-Retries follow the singer-sdk RESTStream idiom: `backoff.on_exception` around one attempt, on
-429, 5xx, timeouts and connection errors, exponential waits with full jitter (a `Retry-After`
-header wins when present). 401/403 and other 4xx are not retried.
+Each request goes to its lane's endpoint (`lanes`) within its budget's `AdaptiveLimiter`. One
+retry classification for every lane: 429, 5xx, timeouts, connection errors and an answer that
+cannot be read are retried, with exponential waits and full jitter (`backoff.expo`,
+`backoff.full_jitter`; a `Retry-After` header wins); 401/403 and other 4xx are not. The waits
+are our own loop rather than `backoff.on_exception`, whose sleep nothing can cut short: a stop
+request must end them at once.
 """
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,10 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
-from target_clevertap.values import shown
+from target_clevertap.config import Settings
+from target_clevertap.lanes import Budget, Lane, UnclearAnswer
+from target_clevertap.limiter import AdaptiveLimiter
+from target_clevertap.text import shown
 
 UPLOAD_PATH = "/1/upload"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -65,180 +68,55 @@ class Answer:
     retries: int
 
 
-# Growing the cap waits for `limit x patience` successes; patience doubles (up to this) each
-# time a raised cap drew a 429, so an account shared with another client is probed rarely.
-MAX_PATIENCE = 16
-
-
-class AdaptiveLimiter:
-    """Caps requests in flight at what the account lets through, learnt from its 429s.
-
-    The first request goes alone: wrong credentials then fail one request, not fifteen. Each 429
-    answering a request sent under the current cap lowers the cap by one: with L requests in
-    flight and k refused, the account took L - k (another client may hold the rest). The cap also
-    drops at once to the number of our other requests in flight, since the account took no more
-    than those when it refused this one. Once the cap is reached, it grows by one after
-    `limit x patience` successes, never above the ceiling.
-    """
-
-    def __init__(self, ceiling: int) -> None:
-        self.ceiling = ceiling
-        self.limit = 1
-        self._proven = False
-        self._in_flight = 0
-        self._generation = 0
-        self._generation_cap = 1
-        self._refused = 0
-        self._successes = 0
-        self._reached = False
-        self._patience = 1
-        self._tickets = itertools.count()
-        self._waiting: list[int] = []
-        self._changed = threading.Condition()
-
-    def ticket(self) -> int:
-        """A place in line for a request: older tickets get a free slot first."""
-        return next(self._tickets)
-
-    @contextmanager
-    def slot(self, ticket: int | None = None) -> Iterator[int]:
-        """Hold one of the allowed in-flight places for a request; yields the cap's generation.
-
-        Places go by ticket, so a retried request (which keeps its ticket) goes before batches
-        read after it: the reader waits for the oldest batch, and must not wait behind newer ones.
-        """
-        ticket = self.ticket() if ticket is None else ticket
-        with self._changed:
-            heapq.heappush(self._waiting, ticket)
-            self._changed.wait_for(
-                lambda: self._in_flight < self.limit and self._waiting[0] == ticket
-            )
-            heapq.heappop(self._waiting)
-            self._in_flight += 1
-            if not self._reached and self._in_flight >= self.limit:
-                self._reached = True
-                self._successes = 0  # growth counts successes from the moment the cap is full
-            generation = self._generation
-            self._changed.notify_all()  # the next in line may fit too
-        try:
-            yield generation
-        finally:
-            with self._changed:
-                self._in_flight -= 1
-                self._changed.notify_all()
-
-    def throttled(self, generation: int) -> bool:
-        """CleverTap said too many concurrent requests to a request sent under `generation`.
-
-        Called while the request still holds its slot; returns whether other requests of ours
-        are in flight, so one of them will soon free a slot.
-        """
-        with self._changed:
-            self._proven = True
-            if generation != self._generation:
-                return self._in_flight > 1  # sent under an older cap, already lowered since
-            self._refused += 1
-            if self._refused == 1:
-                self._patience = min(MAX_PATIENCE, self._patience * 2)
-            others = self._in_flight - 1
-            self.limit = max(1, min(self._generation_cap - self._refused, others))
-            self._successes = 0
-            self._reached = False
-            return self._in_flight > 1
-
-    def succeeded(self) -> None:
-        """A request went through; once the cap was reached, enough of them raise it by one."""
-        with self._changed:
-            if not self._proven:
-                self._proven = True
-                self._open(self.ceiling)
-                return
-            self._successes += 1
-            if (
-                self._reached
-                and self._successes >= self.limit * self._patience
-                and self.limit < self.ceiling
-            ):
-                if self._refused == 0:  # the last raise held: probe at the normal pace again
-                    self._patience = 1
-                self._open(self.limit + 1)
-
-    def _open(self, cap: int) -> None:
-        self.limit = self._generation_cap = cap
-        self._generation += 1
-        self._refused = 0
-        self._successes = 0
-        self._reached = False
-        self._changed.notify_all()
-
-
-def retry_waits(
-    first: float, cap: float = MAX_WAIT_SECONDS, rng: Callable[[], float] = random.random
-) -> Generator[float, Any, None]:
-    """backoff wait generator: full-jitter exponential, or the server's Retry-After."""
-    error = yield 0.0
-    attempt = 0
-    while True:
-        retry_after = getattr(error, "retry_after", None)
-        wait = retry_after if retry_after is not None else rng() * min(cap, first * 2**attempt)
-        attempt += 1
-        error = yield wait
+def retry_wait(error: RetryableError, schedule: Iterator[float]) -> float:
+    """The wait before the next attempt: the server's Retry-After, else full-jitter exponential."""
+    step = next(schedule)
+    return error.retry_after if error.retry_after is not None else backoff.full_jitter(step)
 
 
 class UploadClient:
-    """Sends batches of CleverTap records; safe to share between threads."""
+    """Sends batches to CleverTap, each on its lane's endpoint and budget; thread-safe."""
 
-    def __init__(
-        self,
-        base_url: str,
-        account_id: str,
-        passcode: str,
-        *,
-        timeout: float,
-        max_retries: int,
-        backoff_seconds: float,
-        dry_run: bool,
-        limiter: AdaptiveLimiter,
-        logger: logging.Logger,
-    ) -> None:
-        self.url = base_url + UPLOAD_PATH + ("?dryRun=1" if dry_run else "")
-        self.base_url = base_url
-        self.account_id = account_id
-        self._timeout = timeout
-        self._limiter = limiter
+    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+        self.base_url = settings.base_url
+        self.account_id = settings.account_id
+        self._dry_run = settings.dry_run
+        self._timeout = settings.request_timeout
+        self._max_retries = settings.max_retries
+        self._first_wait = settings.retry_backoff_seconds
         self._logger = logger
-        self._session = _pooled_session(limiter.ceiling, self.url)
+        self._limiters: dict[Budget, AdaptiveLimiter] = {
+            "upload": AdaptiveLimiter(settings.max_concurrency),
+            "other": AdaptiveLimiter(settings.max_concurrency_other),
+        }
+        pool_size = sum(limiter.ceiling for limiter in self._limiters.values())
+        self._session = _pooled_session(pool_size, self.base_url)
         self._stopped = threading.Event()
+        self._hurried = threading.Event()
         self._session.headers.update(
             {
-                "X-CleverTap-Account-Id": account_id,
-                "X-CleverTap-Passcode": passcode,
+                "X-CleverTap-Account-Id": settings.account_id,
+                "X-CleverTap-Passcode": settings.passcode,
                 "Content-Type": "application/json; charset=utf-8",
             }
         )
-        self._send_with_retries = backoff.on_exception(
-            retry_waits,
-            RetryableError,
-            max_tries=max_retries + 1,
-            jitter=None,
-            on_backoff=self._log_backoff,
-            first=backoff_seconds,
-        )(self._attempt)
 
-    def upload(self, records: Sequence[Mapping[str, Any]], stream: str) -> Answer:
+    def send(self, lane: Lane, payloads: Sequence[Mapping[str, Any]], stream: str) -> Answer:
         """Send one batch, retrying transient failures; raises UploadError or BatchRefused."""
-        ticket = self._limiter.ticket()
+        limiter = self._limiters[lane.budget]
+        ticket = limiter.ticket()
         try:
-            body = orjson.dumps({"d": records})
+            body = orjson.dumps(lane.body(payloads))
         except orjson.JSONEncodeError as exc:
             raise UnencodableRecords(str(exc)) from None
+        request = _Request(lane, self._url(lane), body, stream, limiter, ticket)
         started = time.monotonic()
-        attempts: list[int] = []
-        try:
-            status, answer = self._send_with_retries(body, stream, attempts, ticket)
-        except RetryableError as exc:
-            raise UploadError(f"{exc} (gave up after {len(attempts)} attempts)") from None
-        return Answer(answer, status, time.monotonic() - started, len(attempts) - 1)
+        status, answer, retries = self._send_with_retries(request)
+        return Answer(answer, status, time.monotonic() - started, retries)
+
+    def allowed_in_flight(self, lane: Lane) -> int:
+        """How many requests of the lane's budget may be in flight right now."""
+        return self._limiters[lane.budget].limit
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -247,45 +125,77 @@ class UploadClient:
     def stop(self) -> None:
         """Send nothing more: a batch failed for good, so the run is ending."""
         self._stopped.set()
+        self._hurried.set()
 
-    def _attempt(
-        self, body: bytes, stream: str, attempts: list[int], ticket: int
-    ) -> tuple[int, Any]:
-        attempts.append(1)
-        with self._limiter.slot(ticket) as generation:
-            response = self._post(body)
+    def stop_waiting(self) -> None:
+        """A stop was requested: a request waiting to retry gives up now instead of waiting."""
+        self._hurried.set()
+
+    def _url(self, lane: Lane) -> str:
+        if not self._dry_run:
+            return self.base_url + lane.path
+        if lane.path != UPLOAD_PATH:
+            raise UploadError(
+                f"Setting 'dry_run' is on, and CleverTap has no dry run for {lane.name} requests: "
+                "none is sent; turn 'dry_run' off to send them."
+            )
+        return self.base_url + lane.path + "?dryRun=1"
+
+    def _send_with_retries(self, request: _Request) -> tuple[int, Any, int]:
+        """Attempts until one answers, with waits between them that a stop cuts short."""
+        schedule = backoff.expo(factor=self._first_wait, max_value=MAX_WAIT_SECONDS)
+        next(schedule)
+        for attempt in itertools.count(1):
+            try:
+                status, answer = self._attempt(request, first=attempt == 1)
+            except RetryableError as error:
+                if attempt > self._max_retries:
+                    raise UploadError(f"{error} (gave up after {attempt} attempts)") from None
+                wait = retry_wait(error, schedule)
+                self._log_retry(request, attempt, error, wait)
+                if wait and self._hurried.wait(wait):
+                    raise UploadError(f"{error}; not retried, as the run is stopping") from None
+                continue
+            return status, answer, attempt - 1
+        raise AssertionError("unreachable")  # itertools.count never ends
+
+    def _attempt(self, request: _Request, *, first: bool) -> tuple[int, Any]:
+        limiter = request.limiter
+        with limiter.slot(request.ticket) as generation:
+            response = self._post(request)
             # The cap reacts before this slot is given back, so no request slips in under it.
             if response.status_code == 200:
-                self._limiter.succeeded()
+                limiter.succeeded()
             elif response.status_code == 429:
-                others_in_flight = self._limiter.throttled(generation)
-                if (
-                    others_in_flight
-                    and len(attempts) == 1
-                    and "Retry-After" not in response.headers
-                ):
+                others_in_flight = limiter.throttled(generation)
+                if others_in_flight and first and "Retry-After" not in response.headers:
                     # The budget is taken by our own requests: the lowered cap holds this one
                     # back until one of them finishes, so a timed wait would only leave a slot
                     # idle (and hold back the reader, which waits for the oldest batch).
                     raise RetryableError(f"HTTP 429: {_error_text(response)}", 429, retry_after=0.0)
-        return response.status_code, self._read(response, stream)
+        return response.status_code, self._read(response, request)
 
-    def _post(self, body: bytes) -> requests.Response:
+    def _post(self, request: _Request) -> requests.Response:
         if self._stopped.is_set():
             raise UploadError("not sent: the run is stopping after an earlier failure")
         try:
             return self._session.post(
-                self.url, data=body, timeout=self._timeout, allow_redirects=False
+                request.url, data=request.body, timeout=self._timeout, allow_redirects=False
             )
         except requests.Timeout:
             raise RetryableError(f"no answer within {self._timeout:g}s") from None
         except requests.ConnectionError as exc:
             raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
 
-    def _read(self, response: requests.Response, stream: str) -> Any:
+    def _read(self, response: requests.Response, request: _Request) -> Any:
         status = response.status_code
         if status == 200:
-            return _json_or_retry(response)
+            answer = _json_or_retry(response)
+            try:
+                request.lane.check_call_answer(answer)
+            except UnclearAnswer as unclear:
+                raise RetryableError(str(unclear), 200) from None
+            return answer
         message = _error_text(response)
         if status in RETRYABLE_STATUSES:
             raise RetryableError(
@@ -302,7 +212,7 @@ class UploadClient:
                 "Check 'region' or 'api_url'."
             )
         raise UploadError(
-            f"Stream '{stream}': CleverTap refused the request: HTTP {status}: {message}"
+            f"Stream '{request.stream}': CleverTap refused the request: HTTP {status}: {message}"
         )
 
     def _auth_hint(self, status: int, message: str) -> str:
@@ -314,15 +224,29 @@ class UploadClient:
             "Settings > Project."
         )
 
-    def _log_backoff(self, details: Any) -> None:
-        wait = details.get("wait", 0.0)
+    def _log_retry(
+        self, request: _Request, attempt: int, error: RetryableError, wait: float
+    ) -> None:
         self._logger.warning(
-            "Stream '%s': upload attempt %d failed (%s); retrying %s.",
-            details["args"][1],
-            details["tries"],
-            details.get("exception"),
+            "Stream '%s': %s attempt %d failed (%s); retrying %s.",
+            request.stream,
+            request.lane.name,
+            attempt,
+            error,
             f"in {wait:.2f}s" if wait else "as soon as one of our requests in flight finishes",
         )
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One batch's request, as every attempt sends it."""
+
+    lane: Lane
+    url: str
+    body: bytes
+    stream: str
+    limiter: AdaptiveLimiter
+    ticket: int
 
 
 def encodable(record: Mapping[str, Any]) -> bool:

@@ -1,22 +1,29 @@
-"""Settings of the target: their JSON schema, their checks and the resolved per-stream plan.
+"""Settings of the target: their JSON schema, their checks, and the run's `Settings` resolved once.
 
+Per-stream settings are resolved in `plan`.
 Every check returns a sentence a person can act on, names the setting, and never quotes the
 passcode.
 """
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from phonenumbers import SUPPORTED_REGIONS
 from singer_sdk import typing as th
+
+from target_clevertap.plan import (
+    DEFAULT_MAP_STANDARD_FIELDS,
+    IDENTITY_TYPES,
+    STREAM_TYPES,
+    stream_settings,
+)
 
 REGION_HOSTS: dict[str, str] = {
     "eu1": "api.clevertap.com",
@@ -26,17 +33,62 @@ REGION_HOSTS: dict[str, str] = {
     "aps3": "aps3.api.clevertap.com",
     "mec1": "mec1.api.clevertap.com",
 }
-IDENTITY_TYPES = ("identity", "objectId", "FBID", "GPID")
-STREAM_TYPES = ("profile", "event")
 MAX_BATCH_ROWS = 1000
+# CleverTap's budgets of requests in flight per account: uploads, and its other APIs (section 6).
 MAX_CONCURRENCY = 15
-DEFAULT_MAX_CONCURRENCY = 15
-DEFAULT_IDENTITY_FIELD = "identity"
-DEFAULT_EVENT_NAME_FIELD = "evtName"
-DEFAULT_TIMESTAMP_FIELD = "ts"
-DEFAULTS_KEY = "*"
+MAX_CONCURRENCY_OTHER = 3
 
-StreamKind = Literal["profile", "event"]
+
+@dataclass(frozen=True)
+class Settings:
+    """The run's settings, resolved once from the config; every run-level default is here."""
+
+    account_id: str
+    passcode: str = field(repr=False)
+    base_url: str
+    max_concurrency: int = MAX_CONCURRENCY
+    max_concurrency_other: int = 1
+    request_timeout: float = 60.0
+    max_retries: int = 8
+    retry_backoff_seconds: float = 1.0
+    batch_rows: int = MAX_BATCH_ROWS
+    dry_run: bool = False
+    rejected_records_path: str | None = None
+    fail_on_rejected: bool = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Resolve a config that `config_errors` found nothing wrong with."""
+        given = {
+            name: convert(config[name])
+            for name, convert in _TUNABLES.items()
+            if config.get(name) is not None
+        }
+        return cls(
+            account_id=str(config["account_id"]),
+            passcode=str(config["passcode"]),
+            base_url=api_base_url(config),
+            batch_rows=batch_rows(config),
+            **given,
+        )
+
+
+_TUNABLES: dict[str, Any] = {
+    "max_concurrency": int,
+    "max_concurrency_other": int,
+    "request_timeout": float,
+    "max_retries": int,
+    "retry_backoff_seconds": float,
+    "dry_run": bool,
+    "rejected_records_path": str,
+    "fail_on_rejected": bool,
+}
+
+
+def default_of(setting: str) -> Any:
+    """The default of a run-level setting, for the schema and the docs."""
+    return next(f.default for f in fields(Settings) if f.name == setting)
+
 
 STREAM_SETTINGS_SCHEMA = th.ObjectType(
     th.Property("type", th.StringType, allowed_values=list(STREAM_TYPES)),
@@ -95,35 +147,45 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_concurrency",
         th.IntegerType,
-        default=DEFAULT_MAX_CONCURRENCY,
+        default=default_of("max_concurrency"),
         title="Max concurrency",
         description="Most upload requests in flight at once (1-15; CleverTap allows 15).",
     ),
     th.Property(
+        "max_concurrency_other",
+        th.IntegerType,
+        default=default_of("max_concurrency_other"),
+        title="Max concurrency of other APIs",
+        description=(
+            "Most delete and subscribe requests in flight at once (1-3; CleverTap allows 3 for "
+            "its APIs other than upload, shared with every other client of the account)."
+        ),
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType,
-        default=60,
+        default=default_of("request_timeout"),
         title="Request timeout",
         description="Seconds to wait for one upload request.",
     ),
     th.Property(
         "max_retries",
         th.IntegerType,
-        default=8,
+        default=default_of("max_retries"),
         title="Max retries",
         description="Retries of one request on 429, 5xx, timeouts and connection errors.",
     ),
     th.Property(
         "retry_backoff_seconds",
         th.NumberType,
-        default=1.0,
+        default=default_of("retry_backoff_seconds"),
         title="Retry backoff",
         description="Wait before the first retry; doubles each retry (with jitter), capped at 60s.",
     ),
     th.Property(
         "dry_run",
         th.BooleanType,
-        default=False,
+        default=default_of("dry_run"),
         title="Dry run",
         description="Send with ?dryRun=1 (CleverTap validates, stores nothing); writes no state.",
     ),
@@ -136,14 +198,14 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "fail_on_rejected",
         th.BooleanType,
-        default=False,
+        default=default_of("fail_on_rejected"),
         title="Fail on rejected",
         description="Exit non-zero at the end of a run in which any record was rejected.",
     ),
     th.Property(
         "map_standard_fields",
         th.BooleanType,
-        default=True,
+        default=DEFAULT_MAP_STANDARD_FIELDS,
         title="Map standard fields",
         description="Rename name/email/phone/gender/dob/... to CleverTap's standard profile keys.",
     ),
@@ -156,61 +218,6 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-@dataclass(frozen=True)
-class StreamSettings:
-    """One stream's settings after defaults were applied."""
-
-    type: StreamKind | None
-    identity_field: str
-    identity_type: str
-    event_name: str | None
-    event_name_field: str | None
-    timestamp_field: str
-
-
-@dataclass(frozen=True)
-class StreamPlan:
-    """How the records of one stream become CleverTap records."""
-
-    stream: str
-    kind: StreamKind
-    identity_field: str
-    identity_type: str
-    event_name: str | None
-    event_name_field: str | None
-    timestamp_field: str
-    date_fields: frozenset[str]
-    map_standard_fields: bool
-    default_phone_region: str | None
-
-    @functools.cached_property
-    def routing_fields(self) -> frozenset[str]:
-        """Fields that place the record (identity, timestamp, event name), not data in it."""
-        fields = {self.identity_field, self.timestamp_field}
-        if self.kind == "event" and self.event_name_field:
-            fields.add(self.event_name_field)
-        return frozenset(fields)
-
-    def describe(self) -> str:
-        """Say, for the log, how this stream is read."""
-        if self.kind == "profile":
-            return (
-                f"Stream '{self.stream}' is loaded as profiles: identity from "
-                f"'{self.identity_field}' as {self.identity_type}, timestamp from "
-                f"'{self.timestamp_field}'."
-            )
-        name = (
-            f"the constant '{self.event_name}'"
-            if self.event_name
-            else f"field '{self.event_name_field}'"
-        )
-        return (
-            f"Stream '{self.stream}' is loaded as events: identity from "
-            f"'{self.identity_field}' as {self.identity_type}, event name from {name}, "
-            f"timestamp from '{self.timestamp_field}'."
-        )
-
-
 def batch_rows(config: Mapping[str, Any]) -> int:
     """Records per request: `batch_size_rows` clamped to CleverTap's 1..1000."""
     return max(1, min(int(config.get("batch_size_rows") or MAX_BATCH_ROWS), MAX_BATCH_ROWS))
@@ -221,47 +228,6 @@ def api_base_url(config: Mapping[str, Any]) -> str:
     if config.get("api_url"):
         return str(config["api_url"]).rstrip("/")
     return f"https://{REGION_HOSTS[config['region']]}"
-
-
-def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
-    """The stream's own entry over the "*" defaults over the built-in defaults."""
-    streams = config.get("streams") or {}
-    merged = {**(streams.get(DEFAULTS_KEY) or {}), **(streams.get(stream) or {})}
-    return StreamSettings(
-        type=merged.get("type"),
-        identity_field=merged.get("identity_field") or DEFAULT_IDENTITY_FIELD,
-        identity_type=merged.get("identity_type") or "identity",
-        event_name=merged.get("event_name") or None,
-        event_name_field=merged.get("event_name_field", DEFAULT_EVENT_NAME_FIELD) or None,
-        timestamp_field=merged.get("timestamp_field") or DEFAULT_TIMESTAMP_FIELD,
-    )
-
-
-def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any]) -> StreamPlan:
-    """Resolve how a stream is mapped, from its settings and its SCHEMA message."""
-    settings = stream_settings(config, stream)
-    properties: Mapping[str, Any] = schema.get("properties") or {}
-    looks_like_events = bool(settings.event_name) or settings.event_name_field in properties
-    kind: StreamKind = settings.type or ("event" if looks_like_events else "profile")
-    return StreamPlan(
-        stream=stream,
-        kind=kind,
-        identity_field=settings.identity_field,
-        identity_type=settings.identity_type,
-        event_name=settings.event_name,
-        event_name_field=settings.event_name_field,
-        timestamp_field=settings.timestamp_field,
-        date_fields=frozenset(k for k, v in properties.items() if _is_date_property(v)),
-        map_standard_fields=bool(config.get("map_standard_fields", True)),
-        default_phone_region=config.get("default_phone_region") or None,
-    )
-
-
-def _is_date_property(prop: Mapping[str, Any]) -> bool:
-    if prop.get("format") in {"date", "date-time"}:
-        return True
-    variants = list(prop.get("anyOf") or []) + list(prop.get("oneOf") or [])
-    return any(isinstance(v, Mapping) and _is_date_property(v) for v in variants)
 
 
 def config_errors(config: Mapping[str, Any]) -> list[str]:
@@ -330,6 +296,7 @@ def _is_loopback(host: str) -> bool:
 def _limit_errors(config: Mapping[str, Any]) -> list[str]:
     checks = [
         ("max_concurrency", 1, MAX_CONCURRENCY, True),
+        ("max_concurrency_other", 1, MAX_CONCURRENCY_OTHER, True),
         ("max_retries", 0, 100, True),
         ("request_timeout", 0.001, 3600, False),
         ("retry_backoff_seconds", 0, 600, False),

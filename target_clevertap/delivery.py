@@ -1,15 +1,15 @@
 """Deliver batches in the background while input is still being read.
 
-Up to `max_concurrency` requests are in flight (the client's adaptive limiter decides how many
-right now); how many batches may wait behind them is bounded by the reader's window (see
-`Pipeline.hold_window`), so memory stays flat when CleverTap is slower than the tap. A request
-refused whole as malformed (400) is split in halves until the records causing it are isolated.
+Each lane's requests go through its budget's worker pool (see `lanes`), after the ordering
+barrier lets them (see `ordering`). How many batches may wait behind the requests in flight is
+bounded by the reader's window (see `Pipeline`), so memory stays flat when CleverTap is slower
+than the tap. A request refused whole as malformed (400) is split in halves until the records
+causing it are isolated, on lanes answered per record; on a lane answered per call it fails.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -22,6 +22,8 @@ from target_clevertap.client import (
     UploadError,
     encodable,
 )
+from target_clevertap.lanes import Budget, Lane
+from target_clevertap.ordering import Kind, OrderingBarrier, Touches
 from target_clevertap.response import RecordFailure, read_upload_result
 
 MALFORMED = 400
@@ -33,14 +35,35 @@ UNENCODABLE_REASON = (
 )
 
 
-@dataclass
-class Batch:
-    """Records of one stream on their way: payloads as sent, input records for the rejects file."""
+@dataclass(frozen=True)
+class Route:
+    """Where a stream's mapped records go: a lane, as records of a kind the ordering compares."""
 
     stream: str
-    payloads: list[dict[str, Any]]
-    records: list[Mapping[str, Any]]
+    lane: Lane
+    kind: Kind
+    identity_key: str
+
+
+@dataclass
+class Batch:
+    """Records of one route on their way: payloads as sent, input records for the rejects file,
+    their checkpoint span and the identities they touch."""
+
+    route: Route
     span: int
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Mapping[str, Any]] = field(default_factory=list)
+    identities: set[str] = field(default_factory=set)
+
+    @property
+    def stream(self) -> str:
+        """The stream the records came from."""
+        return self.route.stream
+
+    def touches(self) -> Touches:
+        """What the batch changes, for the ordering barrier."""
+        return Touches(self.route.kind, self.route.identity_key, self.identities)
 
 
 @dataclass
@@ -52,6 +75,7 @@ class BatchOutcome:
     seconds: float = 0.0
     retries: int = 0
     requests: int = 0
+    allowed_in_flight: int = 0
 
 
 class DeliveryFailed(Exception):
@@ -59,22 +83,26 @@ class DeliveryFailed(Exception):
 
 
 class Delivery:
-    """A pool of senders fed by the reading thread, reporting each finished batch."""
+    """Worker pools fed by the reading thread, one per budget, reporting each finished batch."""
 
     def __init__(
         self,
         client: UploadClient,
-        max_concurrency: int,
+        ceilings: Mapping[Budget, int],
         on_delivered: Callable[[Batch, BatchOutcome], None],
+        on_failed: Callable[[Batch], None],
         logger: logging.Logger,
     ) -> None:
         self._client = client
         self._on_delivered = on_delivered
+        self._on_failed = on_failed
         self._logger = logger
-        self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="upload")
+        self._barrier = OrderingBarrier()
+        self._pools = {
+            budget: ThreadPoolExecutor(ceiling, thread_name_prefix=f"{budget}-requests")
+            for budget, ceiling in ceilings.items()
+        }
         self._failure: DeliveryFailed | None = None
-        self._unfinished = 0
-        self._idle = threading.Condition()
 
     @property
     def failure(self) -> DeliveryFailed | None:
@@ -82,16 +110,10 @@ class Delivery:
         return self._failure
 
     def submit(self, batch: Batch) -> None:
-        """Queue a batch; raises once any batch has failed."""
+        """Queue a batch, in reading order; raises once any batch has failed."""
         self.raise_if_failed()
-        with self._idle:
-            self._unfinished += 1
-        self._pool.submit(self._deliver, batch)
-
-    def wait_idle(self) -> None:
-        """Block until every batch submitted so far has finished (or failed)."""
-        with self._idle:
-            self._idle.wait_for(lambda: self._unfinished == 0)
+        number, before = self._barrier.enter(batch.touches())
+        self._pools[batch.route.lane.budget].submit(self._deliver, batch, number, before)
 
     def raise_if_failed(self) -> None:
         """Stop the reader as soon as a batch has failed for good."""
@@ -100,12 +122,15 @@ class Delivery:
 
     def wait(self) -> None:
         """Let every queued batch finish, then release the connections."""
-        self._pool.shutdown(wait=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=True)
         self._client.close()
 
-    def _deliver(self, batch: Batch) -> None:
+    def _deliver(self, batch: Batch, number: int, before: frozenset[int]) -> None:
         try:
-            outcome = self._send(batch.payloads, batch.stream)
+            self._barrier.wait_for(before)
+            outcome = self._send(batch.route.lane, batch.payloads, batch.stream)
+            outcome.allowed_in_flight = self._client.allowed_in_flight(batch.route.lane)
             self._on_delivered(batch, outcome)
         except UploadError as exc:
             self._fail(batch, exc)
@@ -113,21 +138,25 @@ class Delivery:
             self._logger.exception("Stream '%s': unexpected error while delivering", batch.stream)
             self._fail(batch, exc)
         finally:
-            with self._idle:
-                self._unfinished -= 1
-                self._idle.notify_all()
+            self._barrier.leave(number)
 
-    def _send(self, payloads: list[dict[str, Any]], stream: str) -> BatchOutcome:
+    def _send(self, lane: Lane, payloads: list[dict[str, Any]], stream: str) -> BatchOutcome:
         try:
-            answer = self._client.upload(payloads, stream)
+            answer = self._client.send(lane, payloads, stream)
         except BatchRefused as refusal:
-            return self._split(payloads, stream, str(refusal))
+            if not lane.answered_per_record:
+                raise UploadError(f"CleverTap refused the call as malformed: {refusal}") from None
+            return self._split(lane, payloads, stream, str(refusal))
         except UnencodableRecords:
-            return self._send_encodable(payloads, stream)
-        result = read_upload_result(answer.body, payloads)
-        return BatchOutcome(result.failures, answer.status, answer.seconds, answer.retries, 1)
+            return self._send_encodable(lane, payloads, stream)
+        failures = (
+            read_upload_result(answer.body, payloads).failures if lane.answered_per_record else []
+        )
+        return BatchOutcome(failures, answer.status, answer.seconds, answer.retries, 1)
 
-    def _split(self, payloads: list[dict[str, Any]], stream: str, error: str) -> BatchOutcome:
+    def _split(
+        self, lane: Lane, payloads: list[dict[str, Any]], stream: str, error: str
+    ) -> BatchOutcome:
         """Halve a batch CleverTap refused as a whole, down to the records that cause it."""
         if len(payloads) == 1:
             return BatchOutcome([RecordFailure(0, MALFORMED, error)], MALFORMED, requests=1)
@@ -139,8 +168,8 @@ class Delivery:
             error,
         )
         middle = len(payloads) // 2
-        first = self._send(payloads[:middle], stream)
-        second = self._send(payloads[middle:], stream)
+        first = self._send(lane, payloads[:middle], stream)
+        second = self._send(lane, payloads[middle:], stream)
         shifted = [replace(f, index=f.index + middle) for f in second.failures]
         return BatchOutcome(
             first.failures + shifted,
@@ -150,11 +179,14 @@ class Delivery:
             1 + first.requests + second.requests,
         )
 
-    def _send_encodable(self, payloads: list[dict[str, Any]], stream: str) -> BatchOutcome:
+    def _send_encodable(
+        self, lane: Lane, payloads: list[dict[str, Any]], stream: str
+    ) -> BatchOutcome:
         """Send the records a request can carry; refuse the others here, each with its reason."""
         refused = [i for i, payload in enumerate(payloads) if not encodable(payload)]
         kept = sorted(set(range(len(payloads))) - set(refused))
-        outcome = self._send([payloads[i] for i in kept], stream) if kept else BatchOutcome()
+        sendable = [payloads[i] for i in kept]
+        outcome = self._send(lane, sendable, stream) if kept else BatchOutcome()
         failures = [replace(f, index=kept[f.index]) for f in outcome.failures]
         failures += [RecordFailure(i, UNENCODABLE, UNENCODABLE_REASON, sent=False) for i in refused]
         return replace(outcome, failures=failures)
@@ -166,3 +198,4 @@ class Delivery:
                 f"delivered: {error}"
             )
         self._client.stop()
+        self._on_failed(batch)

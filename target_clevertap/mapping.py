@@ -1,10 +1,10 @@
 """Turn one Singer record into one CleverTap upload record, or a rejection with its reason.
 
-Pure: record in, payload or `Rejection` out; no I/O, no clock. A stream's `RecordMapper` works out
-each source key's rule (CleverTap key and value converter) the first time it sees the key, so a
-record costs a lookup and a call per field. The standard profile keys (DOB, Phone, Gender, ...)
-are in `standard_fields`; the value rules in `values`; the checks CleverTap would otherwise fail
-the record for, in `preflight`.
+No I/O, no clock: record in, payload or `Rejection` out. A stream's `RecordMapper` (its sink owns
+it) works out each source key's rule (CleverTap key and value converter) the first time it sees
+the key, so a record costs a lookup and a call per field. The standard profile keys (DOB, Phone,
+Gender, ...) are in `standard_fields`; the value rules in `values`; the checks CleverTap would
+otherwise fail the record for, in `preflight`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from target_clevertap import preflight, values
-from target_clevertap.config import StreamPlan
+from target_clevertap.plan import StreamPlan
 from target_clevertap.standard_fields import STANDARD_KEYS, StandardField, standard_field_for
+from target_clevertap.text import shown
 from target_clevertap.values import INT64_MAX, INT64_MIN, Unmappable
 
 CHARGED = "Charged"
@@ -41,17 +42,6 @@ class Rejection:
     code: str
     reason: str
     payload: Payload | None = None
-
-
-def map_record(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection:
-    """The CleverTap record for a source record, or why it cannot be sent."""
-    return mapper_for(plan).map(record)
-
-
-@functools.lru_cache(maxsize=64)
-def mapper_for(plan: StreamPlan) -> RecordMapper:
-    """The mapper of a stream plan, kept so its learnt key rules are reused."""
-    return RecordMapper(plan)
 
 
 class RecordMapper:
@@ -208,7 +198,7 @@ def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Unmappable(
             "identity_missing",
-            f"Field '{plan.identity_field}' (the {plan.identity_type}) is {values.shown(value)}; "
+            f"Field '{plan.identity_field}' (the {plan.identity_type}) is {shown(value)}; "
             "every record needs a non-empty identity.",
         )
     return value.strip()
@@ -243,7 +233,7 @@ def _event_name(record: Mapping[str, Any], plan: StreamPlan) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Unmappable(
             "event_name_missing",
-            f"Field '{plan.event_name_field}' (the event name) is {values.shown(value)}; every "
+            f"Field '{plan.event_name_field}' (the event name) is {shown(value)}; every "
             "event needs a name (or set 'event_name' for the stream).",
         )
     return value.strip()
@@ -277,7 +267,7 @@ def _charged_items(value: Any) -> list[Payload]:
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         raise Unmappable(
             "items_invalid",
-            f"'Items' of a Charged event must be a list of objects, not {values.shown(value)}.",
+            f"'Items' of a Charged event must be a list of objects, not {shown(value)}.",
         )
     return [
         {

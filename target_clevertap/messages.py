@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from singer_sdk.io_base import SingerReader
 
-from target_clevertap.values import shown
+from target_clevertap.text import shown
 
 
 class InputError(Exception):

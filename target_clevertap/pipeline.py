@@ -1,24 +1,37 @@
-"""The parts of one run wired together: delivery, checkpoint, rejects file and report.
+"""Everything after mapping, behind one door: batching, delivery, rejects, report and state.
 
-Sinks hand it mapped records and finished buffers; worker threads hand it delivered batches; it
-writes rejected records, advances the checkpoint and logs one line per request.
+Sinks hand each mapped record (or its rejection) to `accept`, and nothing else: the pipeline
+numbers it, counts it, writes a rejection to the rejects file, or adds the record to its route's
+batch and sends the batch when full. Worker threads report each finished batch back here; the
+checkpoint then writes the STATE lines that became safe.
+
+The reader's window: the reader stays within `max_concurrency x batch_size_rows` records of the
+oldest unsettled record. This bounds what a crash can make the next run send twice (delivered
+records the last state does not cover) and the memory held; and a stream that went quiet with a
+partial batch has it sent, instead of holding state back until the end of the run.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from target_clevertap.checkpoint import Checkpoint
-from target_clevertap.client import AdaptiveLimiter, UploadClient
-from target_clevertap.config import DEFAULT_MAX_CONCURRENCY, api_base_url, batch_rows
-from target_clevertap.delivery import Batch, BatchOutcome, Delivery
+from target_clevertap.client import UploadClient
+from target_clevertap.config import Settings
+from target_clevertap.delivery import Batch, BatchOutcome, Delivery, Route
 from target_clevertap.jsonl import dumps_exact
-from target_clevertap.mapping import Rejection
+from target_clevertap.lanes import LANES, UPLOADS, Budget
+from target_clevertap.mapping import Payload, Rejection
+from target_clevertap.ordering import must_follow
 from target_clevertap.rejects import RejectsFile
 from target_clevertap.report import RunReport
+
+# A process told to stop at once waits at most this long for a STATE line being written.
+STATE_LINE_GRACE_SECONDS = 5.0
 
 
 class RunFailed(Exception):
@@ -26,42 +39,125 @@ class RunFailed(Exception):
 
 
 class Pipeline:
-    """Everything after mapping: batching hand-off, delivery, rejects and state."""
+    """Takes mapped records from the sinks and sees each one to its end."""
 
-    def __init__(
-        self,
-        config: Mapping[str, Any],
-        logger: logging.Logger,
-        flush_buffer: Callable[[int], bool],
-    ) -> None:
-        """`flush_buffer(span)` sends the buffered records of that span now, if a sink holds it."""
+    def __init__(self, settings: Settings, logger: logging.Logger) -> None:
+        self._settings = settings
         self._logger = logger
-        self._flush_buffer = flush_buffer
-        self._fail_on_rejected = bool(config.get("fail_on_rejected"))
-        self.dry_run = bool(config.get("dry_run"))
-        concurrency = int(config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
-        self.limiter = AdaptiveLimiter(concurrency)
-        client = UploadClient(
-            api_base_url(config),
-            str(config["account_id"]),
-            str(config["passcode"]),
-            timeout=float(config.get("request_timeout", 60)),
-            max_retries=int(config.get("max_retries", 8)),
-            backoff_seconds=float(config.get("retry_backoff_seconds", 1.0)),
-            dry_run=self.dry_run,
-            limiter=self.limiter,
-            logger=logger,
-        )
-        self.delivery = Delivery(client, concurrency, self._delivered, logger)
-        self.window = concurrency * batch_rows(config)
-        self.checkpoint = Checkpoint(None if self.dry_run else _write_state_line)
-        self.rejects = RejectsFile(config.get("rejected_records_path"))
-        self.report = RunReport()
+        self._client = UploadClient(settings, logger)
+        ceilings: dict[Budget, int] = {
+            "upload": settings.max_concurrency,
+            "other": settings.max_concurrency_other,
+        }
+        self._delivery = Delivery(self._client, ceilings, self._delivered, self._failed, logger)
+        self._batch_limits = {lane: min(settings.batch_rows, lane.max_records) for lane in LANES}
+        self._window = settings.max_concurrency * self._batch_limits[UPLOADS]
+        self._checkpoint = Checkpoint(None if settings.dry_run else _write_state_line)
+        self._rejects = RejectsFile(settings.rejected_records_path)
+        self._report = RunReport()
+        self._filling: dict[Route, Batch] = {}
+        self._stopping = False
         self._summary_logged = False
 
-    def reject_locally(self, stream: str, record: Mapping[str, Any], rejection: Rejection) -> None:
+    def accept(self, route: Route, record: Mapping[str, Any], result: Payload | Rejection) -> None:
+        """Take one record read from a stream: rejected with its reason, or on its way."""
+        position = self._checkpoint.next_record()
+        oldest = self._checkpoint.oldest_open
+        if oldest is not None and position - oldest[1] >= self._window:
+            self._wait_for_room(position)
+        self._report.received(route.stream)
+        if isinstance(result, Rejection):
+            self._reject_locally(route.stream, record, result)
+            return
+        identity = result[route.identity_key]
+        batch = self._filling.get(route)
+        if len(self._filling) > (batch is not None):  # another route's batch is filling
+            self._send_batches_it_must_follow(route, identity)
+        if batch is None:
+            batch = self._filling[route] = Batch(route, self._checkpoint.open_span(position))
+        batch.payloads.append(result)
+        batch.records.append(record)
+        batch.identities.add(identity)
+        if len(batch.payloads) >= self._batch_limits[route.lane]:
+            self._delivery.submit(self._filling.pop(route))
+
+    def buffered(self, stream: str) -> int:
+        """Records of the stream read and not yet handed to delivery."""
+        return sum(len(b.payloads) for r, b in self._filling.items() if r.stream == stream)
+
+    def send_buffered(self, stream: str) -> None:
+        """Hand the stream's partial batches to delivery now, oldest first."""
+        for route in [r for r in self._filling if r.stream == stream]:
+            self._delivery.submit(self._filling.pop(route))
+
+    def add_state(self, value: Any) -> None:
+        """A STATE message, written once every record read before it is settled."""
+        self._checkpoint.add_state(value)
+
+    def stop(self) -> None:
+        """A stop was requested: no more waiting for room, nor to retry a refused request."""
+        self._stopping = True
+        self._checkpoint.release_waiters()
+        self._client.stop_waiting()
+
+    def exit_now(self, signum: int) -> None:
+        """Leave at once (a second stop signal), but never in the middle of a STATE line."""
+        with self._checkpoint.no_state_being_written(STATE_LINE_GRACE_SECONDS):
+            self._logger.error(
+                "Stopped without waiting for requests in flight; the last STATE written covers "
+                "only records CleverTap had taken, so the next run sends the rest."
+            )
+            logging.shutdown()
+            os._exit(128 + signum)
+
+    def finish(self) -> None:
+        """Wait for every batch, log the summary, and raise if the run must fail."""
+        self._delivery.wait()
+        self._rejects.close()
+        if not self._summary_logged:  # a failed run comes here twice: at end of input, on exit
+            self._summary_logged = True
+            self._log_summary()
+        if self._delivery.failure is not None:
+            raise RunFailed(
+                f"{self._delivery.failure} No state was written past the last delivered record."
+            )
+        rejected = self._report.total_rejected
+        if rejected and self._settings.fail_on_rejected:
+            where = self._rejects.path or "the log (set 'rejected_records_path' to keep them)"
+            raise RunFailed(
+                f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set."
+            )
+
+    def _send_batches_it_must_follow(self, route: Route, identity: str) -> None:
+        """Send first any other route's filling batch that this record must reach CleverTap
+        after (see `ordering`), so batches are handed to delivery in reading order."""
+        for other in [
+            other
+            for other, batch in self._filling.items()
+            if other != route
+            and other.identity_key == route.identity_key
+            and must_follow(other.kind, route.kind)
+            and identity in batch.identities
+        ]:
+            self._delivery.submit(self._filling.pop(other))
+
+    def _wait_for_room(self, position: int) -> None:
+        """Block while the record is a window or more past the oldest unsettled one."""
+        while not self._stopping:
+            self._delivery.raise_if_failed()
+            oldest = self._checkpoint.oldest_open
+            if oldest is None or position - oldest[1] < self._window:
+                return
+            span = oldest[0]
+            filling = next((r for r, b in self._filling.items() if b.span == span), None)
+            if filling is not None:
+                self._delivery.submit(self._filling.pop(filling))
+            else:
+                self._checkpoint.wait_while_open(span)
+
+    def _reject_locally(self, stream: str, record: Mapping[str, Any], rejection: Rejection) -> None:
         """A record refused before sending: into the rejects file, counted, never sent."""
-        self.rejects.write(
+        self._rejects.write(
             stream,
             record,
             payload=rejection.payload,
@@ -69,60 +165,27 @@ class Pipeline:
             error=rejection.reason,
             source="local",
         )
-        self.report.rejected_locally(stream, rejection.code)
+        self._report.rejected_locally(stream, rejection.code)
         self._logger.debug("Stream '%s': record rejected: %s", stream, rejection.reason)
 
-    def hold_window(self, position: int) -> None:
-        """Keep the reader within `max_concurrency x batch_size_rows` records of the oldest
-        unsettled one.
-
-        This bounds what a crash can make the next run send twice (delivered records the last
-        state does not cover) and the memory held; and a stream that went quiet with a partial
-        buffer is flushed instead of holding the state back until the end of the run.
-        """
-        oldest = self.checkpoint.oldest_open
-        while oldest is not None and position - oldest[1] >= self.window:
-            self.delivery.raise_if_failed()
-            if not self._flush_buffer(oldest[0]):
-                self.checkpoint.wait_for_a_close(timeout=1.0)
-            oldest = self.checkpoint.oldest_open
-
-    def send(self, batch: Batch) -> None:
-        """Hand a full buffer to delivery; the reader's window bounds how many are waiting."""
-        self.delivery.submit(batch)
-
-    def finish(self) -> None:
-        """Wait for every batch, log the summary, and raise if the run must fail."""
-        self.delivery.wait()
-        self.rejects.close()
-        if not self._summary_logged:  # a failed run comes here twice: at end of input, on exit
-            self._summary_logged = True
-            self._log_summary()
-        if self.delivery.failure is not None:
-            raise RunFailed(
-                f"{self.delivery.failure} No state was written past the last delivered record."
-            )
-        rejected = self.report.total_rejected
-        if rejected and self._fail_on_rejected:
-            where = self.rejects.path or "the log (set 'rejected_records_path' to keep them)"
-            raise RunFailed(
-                f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set."
-            )
-
     def _log_summary(self) -> None:
-        for line in self.report.summary_lines():
+        for line in self._report.summary_lines():
             self._logger.info(line)
-        if self.dry_run:
+        if self._settings.dry_run:
             self._logger.info(
                 "Dry run: CleverTap validated the records and stored nothing; no state written."
             )
+
+    def _failed(self, batch: Batch) -> None:
+        """Runs on a worker thread when a batch failed for good: state never passes it."""
+        self._checkpoint.fail_span(batch.span)
 
     def _delivered(self, batch: Batch, outcome: BatchOutcome) -> None:
         """Runs on a worker thread once CleverTap has answered for every record of a batch."""
         codes = []
         sent = len(batch.payloads)
         for failure in outcome.failures:
-            self.rejects.write(
+            self._rejects.write(
                 batch.stream,
                 batch.records[failure.index],
                 payload=batch.payloads[failure.index],
@@ -134,8 +197,8 @@ class Pipeline:
                 codes.append(str(failure.code))
             else:
                 sent -= 1
-                self.report.rejected_locally(batch.stream, str(failure.code))
-        self.report.delivered(batch.stream, sent, codes)
+                self._report.rejected_locally(batch.stream, str(failure.code))
+        self._report.delivered(batch.stream, sent, codes)
         self._logger.info(
             "Stream '%s': sent %d, accepted %d, rejected %d, HTTP %d, %.0f ms, %d retries, "
             "%d in flight allowed.",
@@ -146,9 +209,9 @@ class Pipeline:
             outcome.http_status,
             outcome.seconds * 1000,
             outcome.retries,
-            self.limiter.limit,
+            outcome.allowed_in_flight,
         )
-        self.checkpoint.close_span(batch.span)
+        self._checkpoint.close_span(batch.span)
 
 
 def _write_state_line(state: Any) -> None:

@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from target_clevertap.standard_fields import STANDARD_KEYS
-from target_clevertap.values import Unmappable, shown
+from target_clevertap.text import shown
+from target_clevertap.values import Unmappable
 
 MAX_KEY_BYTES = 120
 MAX_VALUE_BYTES = 512

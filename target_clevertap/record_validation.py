@@ -15,7 +15,7 @@ from typing import Any
 
 import fastjsonschema
 
-from target_clevertap.values import shown
+from target_clevertap.text import shown
 
 # Shapes remembered per stream; beyond this, records of new shapes are checked in full.
 MAX_SHAPES = 1024

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-IDENTITY_KEYS = ("identity", "objectId", "FBID", "GPID")
+from target_clevertap.plan import IDENTITY_TYPES
+
 _RECORD_NUMBER = re.compile(r"Skipped\s+record\s+number\s*:\s*(\d+)", re.IGNORECASE)
 
 UNKNOWN_OUTCOME = "unknown_outcome"
@@ -86,7 +87,7 @@ def _find_echoed(
 
 def _fingerprint(record: Mapping[str, Any]) -> tuple[str, ...]:
     identity = next(
-        (f"{key}={record[key]}" for key in IDENTITY_KEYS if record.get(key) is not None), ""
+        (f"{key}={record[key]}" for key in IDENTITY_TYPES if record.get(key) is not None), ""
     )
     return (str(record.get("type")), identity, str(record.get("evtName", "")))
 

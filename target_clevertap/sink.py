@@ -1,15 +1,21 @@
-"""One stream's sink: validate, map, buffer up to a batch, hand the batch to delivery."""
+"""One stream's sink: validate each record, map it, hand the result to the pipeline.
+
+The pipeline batches and sends; the sink holds no records. Its `current_size` and
+`process_batch` let the SDK's drains (end of input, max record age, a new SCHEMA) send the
+stream's partial batches.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
-from target_clevertap.config import batch_rows, plan_stream
-from target_clevertap.delivery import Batch
-from target_clevertap.mapping import Rejection, mapper_for
+from target_clevertap.delivery import Route
+from target_clevertap.lanes import UPLOADS
+from target_clevertap.mapping import RecordMapper, Rejection
+from target_clevertap.plan import plan_stream
 from target_clevertap.record_validation import RecordValidator
 
 if TYPE_CHECKING:
@@ -30,7 +36,7 @@ _SDC_KEYS = frozenset(
 
 
 class CleverTapSink(BatchSink):
-    """Maps a stream's records to CleverTap profiles or events and batches them."""
+    """Maps a stream's records to CleverTap profiles or events."""
 
     def __init__(
         self,
@@ -40,23 +46,14 @@ class CleverTapSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         self.plan = plan_stream(target.config, stream_name, schema)
-        self._mapper = mapper_for(self.plan)
+        self._mapper = RecordMapper(self.plan)
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
+        self._route = Route(stream_name, UPLOADS, self.plan.kind, self.plan.identity_type)
         self._record_validator = (
             RecordValidator(schema, stream_name) if self.validate_schema else None
         )
         self._required_keys = frozenset(self.key_properties)
-        self._invalid_reason: str | None = None
-        self._payloads: list[dict[str, Any]] = []
-        self._records: list[Mapping[str, Any]] = []
-        self._span: int | None = None
-        self._max_size = batch_rows(target.config)
-
-    @property
-    def open_span(self) -> int | None:
-        """The checkpoint span of the buffered records, if any are buffered."""
-        return self._span
 
     def setup(self) -> None:
         """Say, once per stream, how its records are read, and warn of a missing event name."""
@@ -73,76 +70,55 @@ class CleverTapSink(BatchSink):
                 )
 
     @property
-    def max_size(self) -> int:
-        """Records per request: `batch_size_rows` clamped to CleverTap's 1..1000."""
-        return self._max_size
-
-    @property
     def current_size(self) -> int:
-        """Records buffered for the next request."""
-        return len(self._payloads)
+        """Records of this stream read and not yet handed to delivery."""
+        return self._pipeline.buffered(self.stream_name)
 
     @property
     def is_full(self) -> bool:
-        """The SDK's test, without its two property look-ups per record."""
-        return len(self._payloads) >= self._max_size
+        """Never: the pipeline sends each batch as soon as it is full."""
+        return False
 
     def get_validator(self) -> None:
-        """Validation runs in `_schema_violation` so an invalid record is rejected, not fatal."""
+        """Validation runs in `process_record`, so an invalid record is rejected, not fatal."""
 
     def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
         # The SDK raises (or logs a traceback) on an invalid record and parses date strings into
-        # datetimes; we note the reason so process_record rejects just that record, and leave
-        # dates as text for the mapping, which reads both.
-        self._invalid_reason = self._schema_violation(record)
+        # datetimes; `process_record` checks the record itself, and the mapping reads dates as
+        # text.
         return record
 
-    def _schema_violation(self, record: dict[str, Any]) -> str | None:
-        return None if self._record_validator is None else self._record_validator.violation(record)
-
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """The SDK's record path: `_validate_and_parse` has just checked this record."""
+        """The SDK's record path (mapped, filtered or flattened streams): check, map, hand on."""
         del context
-        self._buffer(record, self._invalid_reason)
+        self._hand_on(record)
 
     def take(self, record: dict[str, Any]) -> None:
         """The target's lean record path: the SDK's per-record steps that matter here, in one call.
 
-        In the SDK's order: `_sdc_` keys removed, the record validated, key properties required,
-        the record tallied, then rejected or buffered, and counted. Skipped, as no-ops for this
-        sink: the batch context, `preprocess_record` and `_after_process_record` (a debug line).
+        In the SDK's order: `_sdc_` keys removed, key properties required, the record tallied,
+        checked, mapped and handed on, and counted. Skipped, as no-ops for this sink: the batch
+        context, `preprocess_record` and `_after_process_record` (a debug line).
         """
         if not _SDC_KEYS.isdisjoint(record):
             self._remove_sdc_metadata_from_record(record)
-        reason = self._schema_violation(record)
         if not record.keys() >= self._required_keys:
             self._singer_validate_message(record)  # raises MissingKeyPropertiesError
         self.tally_record_read()
-        self._buffer(record, reason)
+        self._hand_on(record)
         self.record_counter_metric.value += 1  # logged by the target's clock check
 
-    def _buffer(self, record: dict[str, Any], invalid_reason: str | None) -> None:
-        """Map one record: reject it with its reason, or buffer it for the next batch."""
-        position = self._pipeline.checkpoint.next_record()
-        self._pipeline.hold_window(position)
-        self._pipeline.report.received(self.stream_name)
-        if invalid_reason is not None:
-            result: dict[str, Any] | Rejection = Rejection("schema_invalid", invalid_reason)
-        else:
-            result = self._mapper.map(record)
-        if isinstance(result, Rejection):
-            self._pipeline.reject_locally(self.stream_name, record, result)
-            return
-        if self._span is None:
-            self._span = self._pipeline.checkpoint.open_span(position)
-        self._payloads.append(result)
-        self._records.append(record)
+    def _hand_on(self, record: dict[str, Any]) -> None:
+        validator = self._record_validator
+        violation = None if validator is None else validator.violation(record)
+        result = (
+            self._mapper.map(record)
+            if violation is None
+            else Rejection("schema_invalid", violation)
+        )
+        self._pipeline.accept(self._route, record, result)
 
     def process_batch(self, context: dict[str, Any]) -> None:
-        """Hand the buffered records to delivery; returns as soon as they are queued."""
+        """The SDK drains this stream: hand its partial batches to delivery."""
         del context
-        if self._span is None:
-            return
-        batch = Batch(self.stream_name, self._payloads, self._records, self._span)
-        self._payloads, self._records, self._span = [], [], None
-        self._pipeline.send(batch)
+        self._pipeline.send_buffered(self.stream_name)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
-from types import FrameType
 from typing import IO, Any
 
 from jsonschema import Draft7Validator
@@ -18,19 +17,16 @@ from singer_sdk.exceptions import (
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 
-from target_clevertap.config import CONFIG_SCHEMA, config_errors
+from target_clevertap.config import CONFIG_SCHEMA, Settings, config_errors
 from target_clevertap.delivery import DeliveryFailed
 from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
 from target_clevertap.record_validation import InvalidStreamSchema
 from target_clevertap.sink import CleverTapSink
+from target_clevertap.stopping import StopSignals
 
 SECRET_SETTINGS = frozenset({"passcode"})
 CLOCK_CHECK_SECONDS = 1.0
-
-
-class Terminated(BaseException):
-    """SIGTERM or SIGINT arrived: stop reading, deliver what is buffered, write safe state."""
 
 
 class TargetClevertap(Target):
@@ -44,33 +40,41 @@ class TargetClevertap(Target):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipeline = Pipeline(self.config, self.logger, self._flush_buffer)
+        self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
         self._lean_sinks: dict[str, CleverTapSink | None] = {}
         self._clock_due = 0.0
 
     def run(self, file_input: IO[str] | None = None) -> int:
-        """Read all input and deliver it; returns the process exit code."""
-        try:
-            self.listen(file_input)
-        except Terminated:
-            return self._drain_after_termination()
-        except UnicodeDecodeError:
-            return self._stop(
-                f"Input line {self.message_reader.line_number + 1}: the line is not UTF-8 text; "
-                "Singer messages are UTF-8 JSON."
+        """Read all input (or until SIGTERM/SIGINT) and deliver it; returns the exit code."""
+        stop = StopSignals(self.logger, [self.pipeline.stop], self.pipeline.exit_now)
+        with stop:
+            failure = self._read_and_deliver(stop.lines(file_input or sys.stdin))
+            if failure is not None:
+                if stop.requested.is_set():
+                    failure = f"Stopped on request, but the drain failed: {failure}"
+                return self._fail(failure)
+        if stop.requested.is_set():
+            self.logger.info(
+                "Stopped on request after delivering everything read; state is current."
             )
+        return 0
+
+    def _read_and_deliver(self, lines: Iterable[str]) -> str | None:
+        """Process every line; returns why the run fails, if it does."""
+        try:
+            self.listen(lines)  # type: ignore[arg-type]
         except (InputError, InvalidStreamSchema, RecordsWithoutSchemaException) as exc:
-            return self._stop(f"Input line {self.message_reader.line_number}: {exc}")
+            return f"Input line {self.message_reader.line_number}: {exc}"
         except MissingKeyPropertiesError:
-            return self._stop(
+            return (
                 f"Input line {self.message_reader.line_number}: the record lacks one of the key "
                 "properties its stream's SCHEMA message declares (key_properties); check the tap."
             )
         except (RunFailed, DeliveryFailed) as exc:
-            return self._stop(str(exc))
-        return 0
+            return str(exc)
+        return None
 
-    def _stop(self, reason: str) -> int:
+    def _fail(self, reason: str) -> int:
         """Fail the run: let batches already sent finish (their state may still be written)."""
         try:
             self.pipeline.finish()
@@ -80,35 +84,14 @@ class TargetClevertap(Target):
         self.logger.error("%s", reason)
         return 1
 
-    def _drain_after_termination(self) -> int:
-        self.logger.warning("Termination requested: delivering buffered records, then stopping.")
-        try:
-            self.drain_all(is_endofpipe=True)
-            self.pipeline.finish()
-        except (RunFailed, DeliveryFailed) as exc:
-            self.logger.error("Stopped on request, but the drain failed: %s", exc)
-            return 1
-        self.logger.info("Stopped on request after delivering everything read; state is current.")
-        return 0
+    def _setup_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT are handled while `run` reads and delivers (see `stopping`)."""
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        del frame
-        self.logger.info("Received signal %d.", signum)
-        raise Terminated
-
-    def _flush_buffer(self, span: int) -> bool:
-        """Send the sink buffer that holds this checkpoint span, if one does."""
-        for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
-            if isinstance(sink, CleverTapSink) and sink.open_span == span:
-                self.drain_one(sink)
-                return True
-        return False
-
-    # Per-record cost: the SDK's record path spends ~10 µs a record around the sink (a copy, the
-    # stream map, the batch context, metadata pops, no-op hooks, two clock reads). The lean path
-    # keeps what matters for a stream its stream maps pass through unchanged (`_pass_through_sink`);
-    # every other record (a mapped, filtered, aliased, flattened or unknown stream, a malformed
-    # message) takes the SDK's path.
+    # Per-record cost: the SDK's record path does much around the sink that this target does not
+    # need (a copy, the stream map, the batch context, metadata pops, no-op hooks, two clock
+    # reads). The lean path keeps what matters for a stream its stream maps pass through
+    # unchanged (`_pass_through_sink`); every other record (a mapped, filtered, aliased,
+    # flattened or unknown stream, a malformed message) takes the SDK's path.
 
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         sink = self._lean_sink(message_dict)
@@ -116,13 +99,6 @@ class TargetClevertap(Target):
             super()._process_record_message(message_dict)
             return
         sink.take(message_dict["record"])
-        if sink.is_full:
-            self.logger.info(
-                "Target sink for '%s' is full. Current size is '%s'. Draining...",
-                sink.stream_name,
-                sink.current_size,
-            )
-            self.drain_one(sink)
         if time.time() >= self._clock_due:
             self._on_clock()
 
@@ -170,21 +146,13 @@ class TargetClevertap(Target):
 
     def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
-        self.pipeline.checkpoint.add_state(message_dict["value"])
+        self.pipeline.add_state(message_dict["value"])
 
     def _drain_all(self, sink_list: Iterable[Sink], parallelism: int) -> None:
-        # Draining only queues requests, so order matters more than parallelism: profile batches
-        # are delivered before event batches are sent, so events attach to profiles that exist
-        # (CleverTap's advice).
+        # Draining only hands partial batches to delivery, one thread at a time; the order of
+        # requests is the ordering barrier's business (see `ordering`).
         del parallelism
-        sinks = list(sink_list)
-        profiles = [s for s in sinks if not _is_event_sink(s)]
-        events = [s for s in sinks if _is_event_sink(s)]
-        for sink in profiles:
-            self.drain_one(sink)
-        if any(sink.current_size for sink in events):
-            self.pipeline.delivery.wait_idle()
-        for sink in events:
+        for sink in sink_list:
             self.drain_one(sink)
 
     def process_endofpipe(self) -> None:
@@ -217,10 +185,6 @@ class TargetClevertap(Target):
         config = config or _ConfigInput()
         target = cls(config=config.config, parse_env_config=config.parse_env)
         sys.exit(target.run(file_input))
-
-
-def _is_event_sink(sink: Sink) -> bool:
-    return isinstance(sink, CleverTapSink) and sink.plan.kind == "event"
 
 
 def _schema_errors(schema: dict[str, Any], config: dict[str, Any]) -> list[str]:

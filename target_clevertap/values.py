@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 import phonenumbers
 
+from target_clevertap.text import shown
+
 # Epoch values above this are taken as milliseconds (in seconds it would be after year 5000).
 _MILLISECONDS_FROM = 100_000_000_000
 # Event and profile timestamps after 2100-01-01 are surely a unit or data error.
@@ -39,12 +41,6 @@ _INT64_DIGITS = 18
 _PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 Scalar = str | int | float | bool
-
-
-def shown(value: Any, limit: int = 80) -> str:
-    """A value as it appears in a message, cut short so a huge value cannot flood a log."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class Unmappable(ValueError):

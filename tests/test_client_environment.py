@@ -7,23 +7,16 @@ import logging
 import pytest
 import requests_mock
 
-from target_clevertap.client import AdaptiveLimiter, UploadClient
+from target_clevertap.client import UploadClient
+from target_clevertap.config import Settings
+from target_clevertap.lanes import UPLOADS
 
 URL = "https://api.clevertap.com"
 
 
 def client() -> UploadClient:
-    return UploadClient(
-        URL,
-        "acc",
-        "secret",
-        timeout=5,
-        max_retries=0,
-        backoff_seconds=0.01,
-        dry_run=False,
-        limiter=AdaptiveLimiter(2),
-        logger=logging.getLogger("test"),
-    )
+    settings = Settings(account_id="acc", passcode="secret", base_url=URL, max_retries=0)
+    return UploadClient(settings, logging.getLogger("test"))
 
 
 def upload_and_get_request(monkeypatch: pytest.MonkeyPatch, **env: str) -> requests_mock.Mocker:
@@ -34,7 +27,7 @@ def upload_and_get_request(monkeypatch: pytest.MonkeyPatch, **env: str) -> reque
     sender = client()
     with requests_mock.Mocker() as mock:
         mock.post(f"{URL}/1/upload", json={"status": "success", "processed": 1, "unprocessed": []})
-        sender.upload([{"type": "profile", "identity": "u1", "profileData": {}}], "users")
+        sender.send(UPLOADS, [{"type": "profile", "identity": "u1", "profileData": {}}], "users")
         return mock
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from contextlib import AbstractContextManager
 
-from target_clevertap.client import MAX_PATIENCE, AdaptiveLimiter
+from target_clevertap.limiter import MAX_PATIENCE, AdaptiveLimiter
 
 
 def proven(ceiling: int) -> AdaptiveLimiter:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
-from target_clevertap.config import StreamPlan
+from target_clevertap.mapping import Payload, RecordMapper, Rejection
+from target_clevertap.plan import StreamPlan
 
 PROFILE_PLAN = StreamPlan(
     stream="users",
@@ -30,3 +32,8 @@ def profile_plan(**changes: Any) -> StreamPlan:
 def event_plan(**changes: Any) -> StreamPlan:
     """The event plan (event name from field 'event') with some fields changed."""
     return dataclasses.replace(EVENT_PLAN, **changes)
+
+
+def map_record(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection:
+    """One record mapped by a fresh mapper, so no test depends on what another one taught it."""
+    return RecordMapper(plan).map(record)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from target_clevertap.config import StreamPlan, config_errors, plan_stream
+from target_clevertap.config import config_errors
+from target_clevertap.plan import StreamPlan, plan_stream
 
 VALID = {"account_id": "ACC-1", "passcode": "s3cr3t-pass", "region": "eu1"}
 SCHEMA: dict[str, Any] = {"properties": {"id": {"type": "string"}}}

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from target_clevertap.mapping import Rejection, map_record
-from tests.unit.plans import EVENT_PLAN, PROFILE_PLAN, event_plan, profile_plan
+from target_clevertap.mapping import Rejection
+from tests.unit.plans import EVENT_PLAN, PROFILE_PLAN, event_plan, map_record, profile_plan
 
 UTC = dt.timezone.utc
 NOV_14_2023 = 1700000000  # 2023-11-14T22:13:20Z

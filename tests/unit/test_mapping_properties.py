@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from target_clevertap import preflight, values
-from target_clevertap.config import IDENTITY_TYPES, StreamPlan
-from target_clevertap.mapping import Rejection, map_record
+from target_clevertap.mapping import Rejection
+from target_clevertap.plan import IDENTITY_TYPES, StreamPlan
 from target_clevertap.values import INT64_MAX, INT64_MIN, Unmappable
+from tests.unit.plans import map_record
 
 ROUTING_KEYS = ["id", "event", "ts"]
 INTERESTING_KEYS = [

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from target_clevertap import preflight
-from target_clevertap.mapping import Rejection, map_record
-from tests.unit.plans import EVENT_PLAN, PROFILE_PLAN, event_plan, profile_plan
+from target_clevertap.mapping import Rejection
+from tests.unit.plans import EVENT_PLAN, PROFILE_PLAN, event_plan, map_record, profile_plan
 
 JAN_1_2100 = 4102444800
 

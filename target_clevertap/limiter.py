@@ -1,0 +1,115 @@
+"""How many requests may be in flight: CleverTap's per-account budget, learnt from its 429s."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# Growing the cap waits for `limit x patience` successes; patience doubles (up to this) each
+# time a raised cap drew a 429, so an account shared with another client is probed rarely.
+MAX_PATIENCE = 16
+
+
+class AdaptiveLimiter:
+    """Caps requests in flight at what the account lets through, learnt from its 429s.
+
+    The first request goes alone: wrong credentials then fail one request, not fifteen. Each 429
+    answering a request sent under the current cap lowers the cap by one: with L requests in
+    flight and k refused, the account took L - k (another client may hold the rest). The cap also
+    drops at once to the number of our other requests in flight, since the account took no more
+    than those when it refused this one. Once the cap is reached, it grows by one after
+    `limit x patience` successes, never above the ceiling.
+    """
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = ceiling
+        self.limit = 1
+        self._proven = False
+        self._in_flight = 0
+        self._generation = 0
+        self._generation_cap = 1
+        self._refused = 0
+        self._successes = 0
+        self._reached = False
+        self._patience = 1
+        self._tickets = itertools.count()
+        self._waiting: list[int] = []
+        self._changed = threading.Condition()
+
+    def ticket(self) -> int:
+        """A place in line for a request: older tickets get a free slot first."""
+        return next(self._tickets)
+
+    @contextmanager
+    def slot(self, ticket: int | None = None) -> Iterator[int]:
+        """Hold one of the allowed in-flight places for a request; yields the cap's generation.
+
+        Places go by ticket, so a retried request (which keeps its ticket) goes before batches
+        read after it: the reader waits for the oldest batch, and must not wait behind newer ones.
+        """
+        ticket = self.ticket() if ticket is None else ticket
+        with self._changed:
+            heapq.heappush(self._waiting, ticket)
+            self._changed.wait_for(
+                lambda: self._in_flight < self.limit and self._waiting[0] == ticket
+            )
+            heapq.heappop(self._waiting)
+            self._in_flight += 1
+            if not self._reached and self._in_flight >= self.limit:
+                self._reached = True
+                self._successes = 0  # growth counts successes from the moment the cap is full
+            generation = self._generation
+            self._changed.notify_all()  # the next in line may fit too
+        try:
+            yield generation
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def throttled(self, generation: int) -> bool:
+        """CleverTap said too many concurrent requests to a request sent under `generation`.
+
+        Called while the request still holds its slot; returns whether other requests of ours
+        are in flight, so one of them will soon free a slot.
+        """
+        with self._changed:
+            self._proven = True
+            if generation != self._generation:
+                return self._in_flight > 1  # sent under an older cap, already lowered since
+            self._refused += 1
+            if self._refused == 1:
+                self._patience = min(MAX_PATIENCE, self._patience * 2)
+            others = self._in_flight - 1
+            self.limit = max(1, min(self._generation_cap - self._refused, others))
+            self._successes = 0
+            self._reached = False
+            return self._in_flight > 1
+
+    def succeeded(self) -> None:
+        """A request went through; once the cap was reached, enough of them raise it by one."""
+        with self._changed:
+            if not self._proven:
+                self._proven = True
+                self._open(self.ceiling)
+                return
+            self._successes += 1
+            if (
+                self._reached
+                and self._successes >= self.limit * self._patience
+                and self.limit < self.ceiling
+            ):
+                if self._refused == 0:  # the last raise held: probe at the normal pace again
+                    self._patience = 1
+                self._open(self.limit + 1)
+
+    def _open(self, cap: int) -> None:
+        self.limit = self._generation_cap = cap
+        self._generation += 1
+        self._refused = 0
+        self._successes = 0
+        self._reached = False
+        self._changed.notify_all()

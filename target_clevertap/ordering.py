@@ -1,0 +1,98 @@
+"""The one ordering rule between requests, stated here and nowhere else.
+
+A record changes what CleverTap holds for one identity (an identity, objectId, FBID or GPID
+value). For the pairs of kinds in `MUST_FOLLOW`, a record read later must reach CleverTap after
+one read earlier for the same identity:
+- a profile upsert, or an event, after a delete of that profile (and a delete after either), so
+  a delete is never undone or overtaken by what came before it;
+- an event after a profile upsert, so events attach to profiles that exist (CleverTap's advice);
+- a profile upsert after an earlier one (from another batch or stream), so the last value wins.
+Events among themselves carry their own time and need no order.
+
+Two steps keep the rule. While batches fill (`Pipeline`), a record whose identity is already in
+another stream's buffered batch of a kind it must follow sends that batch first, so every batch
+handed to delivery holds only records read after those of the batches handed over before it.
+Then this barrier holds each request until the earlier-handed requests it must follow that touch
+one of its identities are acknowledged (or have failed for good).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Set
+from dataclasses import dataclass
+
+Kind = str  # "profile", "event" or "delete"
+
+# (earlier kind, later kind): the later record goes only once the earlier one is acknowledged.
+MUST_FOLLOW: frozenset[tuple[Kind, Kind]] = frozenset(
+    {
+        ("profile", "event"),
+        ("profile", "profile"),
+        ("profile", "delete"),
+        ("event", "delete"),
+        ("delete", "profile"),
+        ("delete", "event"),
+        ("delete", "delete"),
+    }
+)
+
+
+def must_follow(earlier: Kind, later: Kind) -> bool:
+    """Whether a `later` record for an identity must reach CleverTap after an `earlier` one."""
+    return (earlier, later) in MUST_FOLLOW
+
+
+@dataclass(frozen=True)
+class Touches:
+    """What one batch changes: its kind, the payload key naming identities, and their values."""
+
+    kind: Kind
+    identity_key: str
+    identities: Set[str]
+
+    def must_follow(self, earlier: Touches) -> bool:
+        """Whether this batch must wait for an earlier one."""
+        return (
+            must_follow(earlier.kind, self.kind)
+            and earlier.identity_key == self.identity_key
+            and not self.identities.isdisjoint(earlier.identities)
+        )
+
+
+class OrderingBarrier:
+    """Holds a request until the earlier ones it must follow are acknowledged."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._numbers = itertools.count()
+        self._unacknowledged: dict[int, Touches] = {}
+
+    def enter(self, touches: Touches) -> tuple[int, frozenset[int]]:
+        """Register a batch as it is handed to delivery (reading thread, in reading order).
+
+        Returns its number and the numbers of the earlier batches it must wait for.
+        """
+        with self._changed:
+            number = next(self._numbers)
+            before = frozenset(
+                earlier
+                for earlier, other in self._unacknowledged.items()
+                if touches.must_follow(other)
+            )
+            self._unacknowledged[number] = touches
+        return number, before
+
+    def wait_for(self, before: frozenset[int]) -> None:
+        """Block until none of these batches is unacknowledged (a worker thread, before sending)."""
+        if not before:
+            return
+        with self._changed:
+            self._changed.wait_for(lambda: before.isdisjoint(self._unacknowledged))
+
+    def leave(self, number: int) -> None:
+        """The batch is acknowledged, or failed for good (then the run stops sending anyway)."""
+        with self._changed:
+            del self._unacknowledged[number]
+            self._changed.notify_all()

@@ -1,0 +1,119 @@
+"""How one stream's records become CleverTap records: its settings resolved into a `StreamPlan`.
+
+The stream's own `streams` entry goes over the `"*"` entry, over the defaults here; whether a
+stream holds profiles or events is read from its settings, else from its SCHEMA message.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+IDENTITY_TYPES = ("identity", "objectId", "FBID", "GPID")
+STREAM_TYPES = ("profile", "event")
+DEFAULT_IDENTITY_FIELD = "identity"
+DEFAULT_IDENTITY_TYPE = "identity"
+DEFAULT_EVENT_NAME_FIELD = "evtName"
+DEFAULT_TIMESTAMP_FIELD = "ts"
+DEFAULT_MAP_STANDARD_FIELDS = True
+DEFAULTS_KEY = "*"
+
+StreamKind = Literal["profile", "event"]
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """One stream's settings after defaults were applied."""
+
+    type: StreamKind | None
+    identity_field: str
+    identity_type: str
+    event_name: str | None
+    event_name_field: str | None
+    timestamp_field: str
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """How the records of one stream become CleverTap records."""
+
+    stream: str
+    kind: StreamKind
+    identity_field: str
+    identity_type: str
+    event_name: str | None
+    event_name_field: str | None
+    timestamp_field: str
+    date_fields: frozenset[str]
+    map_standard_fields: bool
+    default_phone_region: str | None
+
+    @functools.cached_property
+    def routing_fields(self) -> frozenset[str]:
+        """Fields that place the record (identity, timestamp, event name), not data in it."""
+        fields = {self.identity_field, self.timestamp_field}
+        if self.kind == "event" and self.event_name_field:
+            fields.add(self.event_name_field)
+        return frozenset(fields)
+
+    def describe(self) -> str:
+        """Say, for the log, how this stream is read."""
+        if self.kind == "profile":
+            return (
+                f"Stream '{self.stream}' is loaded as profiles: identity from "
+                f"'{self.identity_field}' as {self.identity_type}, timestamp from "
+                f"'{self.timestamp_field}'."
+            )
+        name = (
+            f"the constant '{self.event_name}'"
+            if self.event_name
+            else f"field '{self.event_name_field}'"
+        )
+        return (
+            f"Stream '{self.stream}' is loaded as events: identity from "
+            f"'{self.identity_field}' as {self.identity_type}, event name from {name}, "
+            f"timestamp from '{self.timestamp_field}'."
+        )
+
+
+def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
+    """The stream's own entry over the "*" defaults over the built-in defaults."""
+    streams = config.get("streams") or {}
+    merged = {**(streams.get(DEFAULTS_KEY) or {}), **(streams.get(stream) or {})}
+    return StreamSettings(
+        type=merged.get("type"),
+        identity_field=merged.get("identity_field") or DEFAULT_IDENTITY_FIELD,
+        identity_type=merged.get("identity_type") or DEFAULT_IDENTITY_TYPE,
+        event_name=merged.get("event_name") or None,
+        event_name_field=merged.get("event_name_field", DEFAULT_EVENT_NAME_FIELD) or None,
+        timestamp_field=merged.get("timestamp_field") or DEFAULT_TIMESTAMP_FIELD,
+    )
+
+
+def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any]) -> StreamPlan:
+    """Resolve how a stream is mapped, from its settings and its SCHEMA message."""
+    settings = stream_settings(config, stream)
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    looks_like_events = bool(settings.event_name) or settings.event_name_field in properties
+    kind: StreamKind = settings.type or ("event" if looks_like_events else "profile")
+    return StreamPlan(
+        stream=stream,
+        kind=kind,
+        identity_field=settings.identity_field,
+        identity_type=settings.identity_type,
+        event_name=settings.event_name,
+        event_name_field=settings.event_name_field,
+        timestamp_field=settings.timestamp_field,
+        date_fields=frozenset(k for k, v in properties.items() if _is_date_property(v)),
+        map_standard_fields=bool(config.get("map_standard_fields", DEFAULT_MAP_STANDARD_FIELDS)),
+        default_phone_region=config.get("default_phone_region") or None,
+    )
+
+
+def _is_date_property(prop: Mapping[str, Any]) -> bool:
+    if prop.get("format") in {"date", "date-time"}:
+        return True
+    variants = list(prop.get("anyOf") or []) + list(prop.get("oneOf") or [])
+    return any(isinstance(v, Mapping) and _is_date_property(v) for v in variants)
