@@ -3,8 +3,8 @@
 Most streams have flat schemas whose properties only name JSON types (formats are not checked),
 and a tap writes records of few shapes: the same keys in the same order, each holding the same
 kind of value. Under such a schema a record's shape alone decides whether it is valid, so a shape
-fastjsonschema has passed once is not checked again: 1.5 µs a record instead of 3.3 for ten
-fields (`benchmarks/stages.py`). Other schemas, and records of a new shape, get the full check.
+fastjsonschema has passed once is not checked again (about half the cost a record: see
+`benchmarks/README.md`). Other schemas, and records of a new shape, get the full check.
 """
 
 from __future__ import annotations
