@@ -5,7 +5,8 @@
 Runs, on one generated input (N profile records, a STATE every 10,000):
   (a) target-clevertap with max_concurrency 15, (b) target-clevertap with its defaults,
   (c) a no-op singer-sdk target (benchmarks/noop_target.py), (d) target-jsonl from PyPI;
-then (a) and (c) again at zero added latency, (a) on 1,000,000 records (not with --quick) and
+then (a) on a mixed input (N records: blocks of profiles, each followed by events of those
+users), (a) and (c) again at zero added latency, (a) on 1,000,000 records (not with --quick) and
 (a) against a sandbox that allows only 5 requests in flight. Each target-clevertap run gets its
 own sandbox process (storage off), whose CPU time and in-flight peak are shown. Logs and the
 Markdown report go to benchmarks/out/<time>/; the generated inputs are deleted at the end.
@@ -32,7 +33,15 @@ from scenarios import (
     Tools,
     run_scenario,
 )
-from singer_input import STATE_EVERY, write_input
+from singer_input import (
+    EVENT_BLOCK,
+    EVENT_STREAM,
+    PROFILE_BLOCK,
+    STATE_EVERY,
+    STREAM,
+    Feed,
+    write_input,
+)
 from tables import environment, render, source_revision
 
 LARGE_RECORDS = 1_000_000
@@ -44,6 +53,13 @@ BINDING_RECORDS = 50_000  # at most; a quarter of --records, at least 10 batches
 QUICK_RECORDS = 20_000
 QUICK_LATENCY_MS = 50
 FIXED = {"max_concurrency": API_CONCURRENCY}
+MIXED_INPUT = (
+    f"- Mixed input (am): the same number of records, {PROFILE_BLOCK} `{STREAM}` profiles then "
+    f"{EVENT_BLOCK} `{EVENT_STREAM}` events (evtName, ts, 4 properties) by those users, again "
+    "and again."
+)
+
+Inputs = dict[tuple[Feed, int], Path]  # generated input files by feed and record count
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -59,7 +75,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="directory for logs (default benchmarks/out/)")
     parser.add_argument(
         "--only",
-        help="comma-separated run keys to make, e.g. a0,c0 (a b c cf d a0 c0 a1m a5 a5slow)",
+        help="comma-separated run keys to make, e.g. a0,c0 (a am b c cf d a0 c0 a1m a5 a5slow)",
     )
     args = parser.parse_args(argv)
     args.records = args.records or (QUICK_RECORDS if args.quick else 200_000)
@@ -71,16 +87,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _clevertap(
-    key: str, title: str, records: int, latency_ms: int, limit: int = API_CONCURRENCY
+    key: str,
+    title: str,
+    records: int,
+    latency_ms: int,
+    limit: int = API_CONCURRENCY,
+    *,
+    feed: Feed = "profiles",
 ) -> Scenario:
     """target-clevertap with max_concurrency 15 (scenario a and its variants)."""
-    return Scenario(key, title, "clevertap", records, latency_ms, FIXED, sandbox_limit=limit)
+    return Scenario(
+        key, title, "clevertap", records, latency_ms, FIXED, sandbox_limit=limit, feed=feed
+    )
 
 
 def scenarios(records: int, latency_ms: int, *, quick: bool) -> list[Scenario]:
     """The runs, in the order they are made; --quick leaves out the 1M run and the second (c)."""
     plan = [
         _clevertap("a", "(a) target-clevertap, max_concurrency 15", records, latency_ms),
+        _clevertap("am", "(a) on a mixed profile + event feed", records, latency_ms, feed="mixed"),
         Scenario("b", "(b) target-clevertap, defaults", "clevertap", records, latency_ms),
         Scenario("c", "(c) no-op SDK target", "noop", records),
         Scenario("cf", "(c') no-op SDK target, msgspec, no validation", "noop-floor", records),
@@ -119,22 +144,29 @@ def _progress(outcome: Outcome) -> str:
     )
 
 
-def _input_for(records: int, out: Path, inputs: dict[int, Path]) -> Path:
-    if records not in inputs:
-        print(f"Writing {records:,} records ...", file=sys.stderr, flush=True)
-        inputs[records] = write_input(out / f"input-{records}.jsonl", records)
-    return inputs[records]
+def _input_for(scenario: Scenario, out: Path, inputs: Inputs) -> Path:
+    """The scenario's input file, written the first time a run needs it."""
+    key = (scenario.feed, scenario.records)
+    if key not in inputs:
+        print(
+            f"Writing {scenario.records:,} records ({scenario.feed}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        path = out / f"input-{scenario.feed}-{scenario.records}.jsonl"
+        inputs[key] = write_input(path, scenario.records, scenario.feed)
+    return inputs[key]
 
 
 def run_all(plan: Sequence[Scenario], tools: Tools, out: Path, repeat: int) -> list[Outcome]:
     """Every scenario whose target is available; the generated inputs are removed after."""
-    inputs: dict[int, Path] = {}
+    inputs: Inputs = {}
     outcomes = []
     try:
         for scenario in plan:
             if scenario.target == "jsonl" and tools.peer is None:
                 continue
-            input_path = _input_for(scenario.records, out, inputs)
+            input_path = _input_for(scenario, out, inputs)
             outcomes.append(run_repeated(scenario, tools, input_path, out, repeat))
     finally:
         for path in inputs.values():
@@ -142,7 +174,8 @@ def run_all(plan: Sequence[Scenario], tools: Tools, out: Path, repeat: int) -> l
     return outcomes
 
 
-def _header(args: argparse.Namespace, revision: str) -> list[str]:
+def _header(args: argparse.Namespace, revision: str, plan: Sequence[Scenario]) -> list[str]:
+    mixed = any(scenario.feed == "mixed" for scenario in plan)
     return [
         f"### target-clevertap throughput ({args.records:,} records, "
         f"{args.latency_ms} ms added per request)",
@@ -150,6 +183,7 @@ def _header(args: argparse.Namespace, revision: str) -> list[str]:
         *environment(peer_versions(), revision),
         f"- Input: {args.records:,} profile records of 10 fields, a STATE every "
         f"{STATE_EVERY:,}; stdin from a file, stdout to a file.",
+        *([MIXED_INPUT] if mixed else []),
         "- API: clevertap-sandbox in its own process (storage off), a fresh one per run, "
         f"{API_CONCURRENCY} requests in flight allowed unless said; CPU s and peak RSS are the "
         "target process's own (wait4), the sandbox's CPU is shown apart.",
@@ -170,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with terminate_on_sigterm():
         outcomes = run_all(plan, tools, out, args.repeat)
     report = render(
-        _header(args, revision), outcomes, evaluate({o.scenario.key: o for o in outcomes})
+        _header(args, revision, plan), outcomes, evaluate({o.scenario.key: o for o in outcomes})
     )
     (out / "results.md").write_text(report, encoding="utf-8")
     print(report)

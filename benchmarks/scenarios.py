@@ -21,7 +21,7 @@ from processes import (
     machine_busy_seconds,
     run_measured,
 )
-from singer_input import STREAM, STREAM_SETTINGS
+from singer_input import STREAM, STREAM_SETTINGS, Feed, state
 
 BENCHMARKS = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent  # not resolved: the venv's own bin/
@@ -37,7 +37,7 @@ _SUMMARY = re.compile(
 
 @dataclass(frozen=True)
 class Scenario:
-    """One measured run: which target, on how many records, against which API."""
+    """One measured run: which target, on how many records of which feed, against which API."""
 
     key: str
     title: str
@@ -46,6 +46,7 @@ class Scenario:
     latency_ms: int | None = None  # None: the target makes no requests
     settings: Mapping[str, Any] = field(default_factory=dict)
     sandbox_limit: int = API_CONCURRENCY
+    feed: Feed = "profiles"  # the generated input (singer_input.py)
 
     def api_ceiling(self, requests_in_flight: int | None = None) -> float | None:
         """Records/s if every allowed request carried a full batch: limit x 1000 / latency."""
@@ -172,7 +173,7 @@ def _outcome(
     summary = _summary(workdir / "stderr.log") if scenario.target == "clevertap" else None
     problems = [
         *_process_problems(usage, workdir),
-        *_state_problems(states, scenario.records),
+        *_state_problems(states, state(scenario.records, scenario.feed)),
         *_delivery_problems(scenario, sandbox, summary, workdir),
     ]
     failed = summary.failed if summary else None
@@ -191,9 +192,8 @@ def _process_problems(usage: Usage, workdir: Path) -> list[str]:
     return []
 
 
-def _state_problems(states: list[str], records: int) -> list[str]:
+def _state_problems(states: list[str], final: dict[str, Any]) -> list[str]:
     """The last STATE written must be the input's last (all records settled)."""
-    final = {"bookmarks": {STREAM: {"records_read": records}}}
     if not states:
         return ["no STATE written"]
     if json.loads(states[-1]) != final:
@@ -223,7 +223,7 @@ def _delivery_problems(
 
 @dataclass(frozen=True)
 class Summary:
-    """The target's end-of-run line for the stream."""
+    """The target's end-of-run lines, all streams added up."""
 
     text: str
     received: int
@@ -232,11 +232,14 @@ class Summary:
 
 
 def _summary(log: Path) -> Summary | None:
-    match = _SUMMARY.search(log.read_text(encoding="utf-8", errors="replace"))
-    if match is None:
+    matches = list(_SUMMARY.finditer(log.read_text(encoding="utf-8", errors="replace")))
+    if not matches:
         return None
-    received, _sent, accepted, local, remote = map(int, match.groups())
-    return Summary(match[0], received, accepted, local + remote)
+    received, _sent, accepted, local, remote = (
+        sum(int(match[group]) for match in matches) for group in range(1, 6)
+    )
+    text = "; ".join(match[0] for match in matches)
+    return Summary(text, received, accepted, local + remote)
 
 
 def _summary_problems(records: int, summary: Summary | None) -> list[str]:

@@ -1,19 +1,34 @@
-"""A deterministic Singer input: one SCHEMA, N profile RECORDs, a STATE every `state_every`."""
+"""Deterministic Singer inputs: SCHEMA messages, N RECORDs, a STATE every `state_every`.
+
+Two feeds: `profiles` (N records of the `users` profile stream) and `mixed` (the same N records
+split between `users` profiles and `clicks` events of those users, interleaved in blocks).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
+Feed = Literal["profiles", "mixed"]
 STREAM = "users"
+EVENT_STREAM = "clicks"
+EVENT_NAME = "Clicked"
 STATE_EVERY = 10_000
+# The mixed feed repeats: PROFILE_BLOCK new profiles, then EVENT_BLOCK events of those users.
+PROFILE_BLOCK = 400
+EVENT_BLOCK = 600
+_CYCLE = PROFILE_BLOCK + EVENT_BLOCK
+_USER_STEP = 7  # coprime with PROFILE_BLOCK: the events visit the block's users out of order
 _EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+_EVENTS_FROM = int(_EPOCH.timestamp()) + 86_400  # event times: the day after the profiles'
 _GENDERS = ("male", "female")
 _PLANS = ("free", "basic", "pro", "enterprise")
+_PAGES = ("/", "/pricing", "/docs", "/signup", "/blog")
+_ELEMENTS = ("button", "link", "banner")
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -32,9 +47,30 @@ SCHEMA: dict[str, Any] = {
     "required": ["id"],
 }
 
-# How target-clevertap reads the stream: `id` is the identity, `updated_at` the profile time.
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "user_id": {"type": "string"},
+        "evtName": {"type": "string"},
+        "ts": {"type": "integer"},
+        "page": {"type": ["string", "null"]},
+        "element": {"type": ["string", "null"]},
+        "position": {"type": ["integer", "null"]},
+        "duration_s": {"type": ["number", "null"]},
+    },
+    "required": ["user_id", "evtName", "ts"],
+}
+
+# How target-clevertap reads the streams: `id` / `user_id` is the identity, `updated_at` the
+# profile time, `evtName` and `ts` the event's name and time (epoch seconds).
 STREAM_SETTINGS: dict[str, Any] = {
-    STREAM: {"type": "profile", "identity_field": "id", "timestamp_field": "updated_at"}
+    STREAM: {"type": "profile", "identity_field": "id", "timestamp_field": "updated_at"},
+    EVENT_STREAM: {
+        "type": "event",
+        "identity_field": "user_id",
+        "event_name_field": "evtName",
+        "timestamp_field": "ts",
+    },
 }
 
 
@@ -42,7 +78,7 @@ def record(number: int) -> dict[str, Any]:
     """The profile with this number: 10 fields, all valid for CleverTap."""
     updated = _EPOCH + dt.timedelta(seconds=number)
     return {
-        "id": f"U{number:08d}",
+        "id": _identity(number),
         "email": f"user{number}@example.com",
         "name": f"User {number}",
         "phone": f"+1415{200 + number // 10_000 % 800:03d}{number % 10_000:04d}",  # unique
@@ -55,14 +91,73 @@ def record(number: int) -> dict[str, Any]:
     }
 
 
-def messages(records: int, state_every: int = STATE_EVERY) -> Iterator[dict[str, Any]]:
-    """SCHEMA, then the records with a STATE after every `state_every` of them (and at the end)."""
+def event(number: int, user: int) -> dict[str, Any]:
+    """The click with this number, by the profile numbered `user`: name, time, 4 properties."""
+    return {
+        "user_id": _identity(user),
+        "evtName": EVENT_NAME,
+        "ts": _EVENTS_FROM + number,
+        "page": _PAGES[number % len(_PAGES)],
+        "element": _ELEMENTS[number % len(_ELEMENTS)],
+        "position": number % 12,
+        "duration_s": round((number * 13 % 60_000) / 1000, 3),
+    }
+
+
+def _identity(number: int) -> str:
+    return f"U{number:08d}"
+
+
+def _mixed_record(position: int) -> tuple[str, dict[str, Any]]:
+    """The mixed feed's record at this position: a new profile, or a click by a block's user."""
+    cycle, offset = divmod(position, _CYCLE)
+    if offset < PROFILE_BLOCK:
+        return STREAM, record(cycle * PROFILE_BLOCK + offset)
+    nth = offset - PROFILE_BLOCK
+    user = cycle * PROFILE_BLOCK + nth * _USER_STEP % PROFILE_BLOCK
+    return EVENT_STREAM, event(cycle * EVENT_BLOCK + nth, user)
+
+
+def _records(feed: Feed, records: int) -> Iterator[tuple[str, dict[str, Any]]]:
+    if feed == "profiles":
+        return ((STREAM, record(number)) for number in range(records))
+    return (_mixed_record(position) for position in range(records))
+
+
+def _schemas(feed: Feed) -> Iterator[dict[str, Any]]:
     yield {"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": ["id"]}
-    for number in range(records):
-        yield {"type": "RECORD", "stream": STREAM, "record": record(number)}
-        done = number + 1
+    if feed == "mixed":
+        yield {
+            "type": "SCHEMA",
+            "stream": EVENT_STREAM,
+            "schema": EVENT_SCHEMA,
+            "key_properties": [],
+        }
+
+
+def state(done: int, feed: Feed = "profiles") -> dict[str, Any]:
+    """The STATE value written after the first `done` records of the feed."""
+    if feed == "profiles":
+        return {"bookmarks": {STREAM: {"records_read": done}}}
+    cycles, offset = divmod(done, _CYCLE)
+    profiles = cycles * PROFILE_BLOCK + min(offset, PROFILE_BLOCK)
+    return {
+        "bookmarks": {
+            STREAM: {"records_read": profiles},
+            EVENT_STREAM: {"records_read": done - profiles},
+        }
+    }
+
+
+def messages(
+    records: int, state_every: int = STATE_EVERY, feed: Feed = "profiles"
+) -> Iterator[dict[str, Any]]:
+    """SCHEMAs, then the records with a STATE after every `state_every` of them (and at the end)."""
+    yield from _schemas(feed)
+    for done, (stream, body) in enumerate(_records(feed, records), start=1):
+        yield {"type": "RECORD", "stream": stream, "record": body}
         if done % state_every == 0 or done == records:
-            yield {"type": "STATE", "value": {"bookmarks": {STREAM: {"records_read": done}}}}
+            yield {"type": "STATE", "value": state(done, feed)}
 
 
 def expected_states(records: int, state_every: int = STATE_EVERY) -> int:
@@ -70,9 +165,9 @@ def expected_states(records: int, state_every: int = STATE_EVERY) -> int:
     return -(-records // state_every)
 
 
-def write_input(path: Path, records: int) -> Path:
+def write_input(path: Path, records: int, feed: Feed = "profiles") -> Path:
     """Write the input file (JSON Lines) and return its path."""
     with path.open("wb") as out:
-        for message in messages(records):
+        for message in messages(records, feed=feed):
             out.write(orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE))
     return path
