@@ -1,0 +1,235 @@
+"""SIGTERM and SIGINT: a flag that stops reading, never an exception landing mid-update.
+
+Process tests send real signals to the real target; in-process tests send one to the test's own
+process at the points where an asynchronous exception used to leave the run inconsistent.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import faulthandler
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from target_clevertap.checkpoint import Checkpoint
+from target_clevertap.sandbox import Faults, Sandbox
+from tests import singer
+from tests.process import assert_no_passcode, start_target, wait_for_log, write_config
+from tests.upload_api import PASSCODE, UploadApi
+
+ACCOUNT = "acc-stop"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    with Sandbox(account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "account_id": ACCOUNT,
+        "passcode": PASSCODE,
+        "api_url": sandbox.url,
+        "retry_backoff_seconds": 0.01,
+        "rejected_records_path": str(tmp_path / "rejected.jsonl"),
+    }
+
+
+def started_with(config: dict, tmp_path: Path, users: int) -> subprocess.Popen[bytes]:
+    """A running target that read `users` users and a STATE, its stdin left open (a silent tap)."""
+    process = start_target(["--config", str(write_config(tmp_path, config))])
+    assert process.stdin is not None
+    marker = singer.schema("marker", singer.PROFILE_SCHEMA)
+    process.stdin.write((singer.users_then_state(users, {"n": users}) + marker + "\n").encode())
+    process.stdin.flush()
+    wait_for_log(process, "Stream 'marker'")
+    return process
+
+
+def ended(process: subprocess.Popen[bytes], within: float) -> tuple[int, list[str], str]:
+    """Wait for the process to exit by itself, stdin still open; its exit code, stdout, stderr."""
+    started = time.monotonic()
+    try:
+        code = process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise AssertionError(f"still running {within}s after the signal") from None
+    assert time.monotonic() - started <= within
+    assert process.stdout is not None and process.stderr is not None
+    stdout, stderr = process.stdout.read().decode(), process.stderr.read().decode()
+    assert_no_passcode(stdout, stderr)
+    return code, stdout.splitlines(), stderr
+
+
+def test_a_stop_while_the_tap_sends_nothing_delivers_and_exits_at_once(
+    sandbox: Sandbox, settings: dict, tmp_path: Path
+) -> None:
+    process = started_with(settings, tmp_path, users=10)
+
+    process.send_signal(signal.SIGTERM)
+    code, stdout, stderr = ended(process, within=10)
+
+    assert code == 0, stderr
+    assert stdout == ['{"n": 10}']
+    assert len(sandbox.profiles()) == 10
+    assert "Stopped on request after delivering everything read" in stderr
+
+
+def test_sigint_is_a_stop_request_too(sandbox: Sandbox, settings: dict, tmp_path: Path) -> None:
+    process = started_with(settings, tmp_path, users=4)
+
+    process.send_signal(signal.SIGINT)
+    code, stdout, stderr = ended(process, within=10)
+
+    assert (code, stdout) == (0, ['{"n": 4}']), stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_stop_cuts_a_retry_wait_short_and_writes_no_state_past_the_batch(
+    sandbox: Sandbox, settings: dict, tmp_path: Path
+) -> None:
+    sandbox.set_faults(Faults(forever="503"))
+    config = {**settings, "batch_size_rows": 3, "retry_backoff_seconds": 600, "max_retries": 8}
+    process = started_with(config, tmp_path, users=3)  # a full batch: sent before the signal
+    wait_for_log(process, "retrying in")
+
+    process.send_signal(signal.SIGTERM)
+    code, stdout, stderr = ended(process, within=10)
+
+    assert code == 1
+    assert stdout == []
+    assert "not retried, as the run is stopping" in stderr
+    assert "Stopped on request, but the drain failed" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_second_signal_exits_at_once_without_a_broken_state_line(
+    sandbox: Sandbox, settings: dict, tmp_path: Path
+) -> None:
+    sandbox.set_faults(Faults(latency_ms=20_000))
+    config = {**settings, "batch_size_rows": 2}
+    process = started_with(config, tmp_path, users=7)
+    process.send_signal(signal.SIGTERM)
+    wait_for_log(process, "Received signal")
+
+    process.send_signal(signal.SIGTERM)
+    code, stdout, stderr = ended(process, within=5)
+
+    assert code == 128 + signal.SIGTERM
+    assert all(json.loads(line) for line in stdout), "every STATE line is whole"
+    assert "Traceback" not in stderr
+
+
+# --- a signal at the points where an exception raised by the handler used to land -----------
+
+
+def signal_once_when(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+    """Send SIGTERM to this process the first time `owner.name` is called, before it runs."""
+    original: Callable[..., Any] = getattr(owner, name)
+    sent = []
+
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, hooked)
+
+
+def users_and_their_events(rounds: int) -> str:
+    """Per round 3 users, an event of each, and a STATE: batches of 3 fill and go."""
+    messages = [singer.schema("users", singer.PROFILE_SCHEMA)]
+    messages.append(singer.schema("clicks", singer.EVENT_SCHEMA))
+    for n in range(rounds):
+        messages += singer.profiles("users", 3, start=3 * n)
+        messages += singer.events("clicks", 3, start=3 * n)
+        messages.append(singer.state({"round": n}))
+    return singer.lines(*messages)
+
+
+@pytest.fixture
+def hang_guard() -> Iterator[None]:
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.mark.usefixtures("hang_guard")
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [
+        # Between counting a batch as unfinished and queueing it (a drain then waited forever).
+        (concurrent.futures.ThreadPoolExecutor, "submit"),
+        # Between opening a checkpoint span and buffering its first record (a span never closed).
+        (Checkpoint, "open_span"),
+        # While a STATE arrives.
+        (Checkpoint, "add_state"),
+    ],
+)
+def test_a_signal_anywhere_on_the_record_path_drains_and_writes_only_safe_state(
+    upload_api: UploadApi,
+    config: dict,
+    run_target: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    owner: Any,
+    name: str,
+) -> None:
+    caplog.set_level(logging.INFO)
+    config["batch_size_rows"] = 3
+    signal_once_when(monkeypatch, owner, name)
+
+    result = run_target(config, users_and_their_events(rounds=40))
+
+    assert result.exit_code == 0, result.log
+    sent = {(r["type"], r["identity"]) for body in upload_api.bodies for r in body}
+    assert len(sent) < 240, "reading stopped at the signal"
+    summaries = re.findall(r"Stream '(\w+)': received (\d+), sent (\d+), accepted (\d+)", result.log)
+    assert summaries
+    for stream, *counts in summaries:
+        assert len(set(counts)) == 1, f"{stream}: every record read is delivered: {counts}"
+    for state in result.states:  # each covers only delivered records
+        for n in range(3 * (state["round"] + 1)):
+            assert {("profile", f"u{n}"), ("event", f"u{n}")} <= sent
+
+
+# --- the window's wait ------------------------------------------------------------------------
+
+
+def test_a_span_closed_before_the_wait_starts_is_not_waited_for() -> None:
+    checkpoint = Checkpoint(None)
+    span = checkpoint.open_span(checkpoint.next_record())
+    checkpoint.close_span(span)  # e.g. on a worker thread, just before the reader waits
+
+    started = time.monotonic()
+    checkpoint.wait_while_open(span, timeout=5)
+
+    assert time.monotonic() - started < 1
+
+
+def test_a_failed_span_or_a_stop_ends_the_wait_for_it() -> None:
+    checkpoint = Checkpoint(None)
+    failed = checkpoint.open_span(checkpoint.next_record())
+    still_open = checkpoint.open_span(checkpoint.next_record())
+    checkpoint.fail_span(failed)
+    checkpoint.release_waiters()
+
+    started = time.monotonic()
+    checkpoint.wait_while_open(failed, timeout=5)
+    checkpoint.wait_while_open(still_open, timeout=5)
+
+    assert time.monotonic() - started < 1
