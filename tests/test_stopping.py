@@ -198,7 +198,9 @@ def test_a_signal_anywhere_on_the_record_path_drains_and_writes_only_safe_state(
     assert result.exit_code == 0, result.log
     sent = {(r["type"], r["identity"]) for body in upload_api.bodies for r in body}
     assert len(sent) < 240, "reading stopped at the signal"
-    summaries = re.findall(r"Stream '(\w+)': received (\d+), sent (\d+), accepted (\d+)", result.log)
+    summaries = re.findall(
+        r"Stream '(\w+)': received (\d+), sent (\d+), accepted (\d+)", result.log
+    )
     assert summaries
     for stream, *counts in summaries:
         assert len(set(counts)) == 1, f"{stream}: every record read is delivered: {counts}"

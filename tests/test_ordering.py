@@ -1,0 +1,208 @@
+"""The ordering rule: records for one identity reach CleverTap in reading order where it matters.
+
+Unit tests state the rule on the barrier; in-process runs of the target against a loopback
+endpoint that answers u0's profile slowly show it on real, concurrent requests.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from target_clevertap.ordering import OrderingBarrier, Touches, must_follow
+from tests import singer
+
+# --- the rule ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later", "ordered"),
+    [
+        ("profile", "event", True),  # events attach to profiles that exist
+        ("event", "profile", False),
+        ("event", "event", False),  # events carry their own time
+        ("profile", "profile", True),  # the last value read wins
+        ("profile", "delete", True),  # a delete is never undone by an upsert read before it
+        ("delete", "profile", True),  # nor does it undo one read after it
+        ("event", "delete", True),
+        ("delete", "event", True),
+    ],
+)
+def test_which_kinds_keep_their_reading_order(earlier: str, later: str, ordered: bool) -> None:
+    assert must_follow(earlier, later) is ordered
+
+
+def test_a_batch_waits_only_for_earlier_batches_it_must_follow_that_share_an_identity() -> None:
+    barrier = OrderingBarrier()
+    profiles, _ = barrier.enter(Touches("profile", "identity", {"u1", "u2"}))
+    barrier.enter(Touches("profile", "objectId", {"u3"}))  # another key: other identities
+    _, disjoint = barrier.enter(Touches("event", "identity", {"u9"}))
+    events, shared = barrier.enter(Touches("event", "identity", {"u2", "u9"}))
+    _, after_events = barrier.enter(Touches("event", "identity", {"u2"}))
+
+    assert disjoint == frozenset()
+    assert shared == {profiles}
+    assert after_events == {profiles}, "not the earlier events batch"
+    assert events not in after_events
+
+
+def test_a_waiting_batch_goes_once_the_earlier_one_leaves() -> None:
+    barrier = OrderingBarrier()
+    first, _ = barrier.enter(Touches("profile", "identity", {"u1"}))
+    _, before = barrier.enter(Touches("event", "identity", {"u1"}))
+    went = threading.Event()
+    waiter = threading.Thread(target=lambda: (barrier.wait_for(before), went.set()))
+    waiter.start()
+
+    assert not went.wait(0.2)
+    barrier.leave(first)
+    assert went.wait(5)
+    waiter.join()
+
+
+# --- on real requests -------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    kind: str
+    identities: set[str]
+    started: float
+    answered: float
+
+
+class TimedUploads(http.server.ThreadingHTTPServer):
+    """A loopback upload endpoint answering every request on its own thread, logging when each
+    arrived and was answered; an upload of u0's profile takes `slow_seconds`."""
+
+    daemon_threads = True
+
+    def __init__(self, slow_seconds: float = 0.3) -> None:
+        super().__init__(("127.0.0.1", 0), _TimedHandler)
+        self.slow_seconds = slow_seconds
+        self.log: list[Request] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def request_for(self, kind: str, identity: str) -> Request:
+        return next(r for r in self.log if r.kind == kind and identity in r.identities)
+
+
+class _TimedHandler(http.server.BaseHTTPRequestHandler):
+    server: TimedUploads
+
+    def do_POST(self) -> None:
+        started = time.monotonic()
+        records = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["d"]
+        if any(r["type"] == "profile" and r["identity"] == "u0" for r in records):
+            time.sleep(self.server.slow_seconds)
+        body = json.dumps({"status": "success", "processed": len(records), "unprocessed": []})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+        identities = {r["identity"] for r in records}
+        self.server.log.append(Request(records[0]["type"], identities, started, time.monotonic()))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        del format, args
+
+
+@pytest.fixture
+def uploads(config: dict) -> Iterator[TimedUploads]:
+    server = TimedUploads()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    config["api_url"] = server.url
+    config["batch_size_rows"] = 3
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_event_goes_after_its_users_profile_is_acknowledged_other_events_do_not_wait(
+    uploads: TimedUploads, config: dict, run_target: Any
+) -> None:
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.schema("clicks", singer.EVENT_SCHEMA),
+        singer.profiles("users", 3, start=20),  # the first request goes alone: answered at once
+        singer.profiles("users", 3),  # answered slowly
+        singer.events("clicks", 3, start=10),  # other users
+        singer.events("clicks", 3),  # the same users
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0, result.log
+    profiles = uploads.request_for("profile", "u0")
+    assert uploads.request_for("event", "u10").started < profiles.answered, "no global barrier"
+    assert uploads.request_for("event", "u0").started >= profiles.answered
+
+
+def test_an_event_for_a_user_whose_profile_batch_is_filling_sends_that_batch_first(
+    uploads: TimedUploads, config: dict, run_target: Any
+) -> None:
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.schema("clicks", singer.EVENT_SCHEMA),
+        singer.profiles("users", 2),  # not a full batch
+        singer.events("clicks", 3),  # u0's event comes after u0's profile
+        singer.state({"done": True}),
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0, result.log
+    assert [(r.kind, sorted(r.identities)) for r in uploads.log] == [
+        ("profile", ["u0", "u1"]),
+        ("event", ["u0", "u1", "u2"]),
+    ]
+    assert uploads.log[1].started >= uploads.log[0].answered
+    assert result.states == [{"done": True}]
+
+
+def test_an_event_read_before_a_profile_does_not_pull_the_event_batch_ahead(
+    uploads: TimedUploads, config: dict, run_target: Any
+) -> None:
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.schema("clicks", singer.EVENT_SCHEMA),
+        singer.events("clicks", 1),
+        singer.profiles("users", 3, start=1),  # full: sent while the event batch still fills
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0, result.log
+    assert [(r.kind, len(r.identities)) for r in uploads.log] == [("profile", 3), ("event", 1)]
+
+
+def test_profile_updates_of_one_user_in_two_batches_land_in_reading_order(
+    uploads: TimedUploads, config: dict, run_target: Any
+) -> None:
+    config["batch_size_rows"] = 2
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        *singer.profiles("users", 2, start=20),  # the first request goes alone: answered at once
+        singer.record("users", {"identity": "u0", "name": "Old name"}),
+        *singer.profiles("users", 1, start=5),
+        singer.record("users", {"identity": "u0", "name": "New name"}),
+        *singer.profiles("users", 1, start=6),
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0, result.log
+    old, new = sorted((r for r in uploads.log if "u0" in r.identities), key=lambda r: r.started)
+    assert new.started >= old.answered
