@@ -6,18 +6,15 @@ endpoint that answers u0's profile slowly show it on real, concurrent requests.
 
 from __future__ import annotations
 
-import http.server
-import json
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from target_clevertap.ordering import OrderingBarrier, Touches, must_follow
 from tests import singer
+from tests.loopback_api import LoopbackApi
 
 # --- the rule ---------------------------------------------------------------------------------
 
@@ -70,68 +67,22 @@ def test_a_waiting_batch_goes_once_the_earlier_one_leaves() -> None:
 # --- on real requests -------------------------------------------------------------------------
 
 
-@dataclass
-class Request:
-    kind: str
-    identities: set[str]
-    started: float
-    answered: float
-
-
-class TimedUploads(http.server.ThreadingHTTPServer):
-    """A loopback upload endpoint answering every request on its own thread, logging when each
-    arrived and was answered; an upload of u0's profile takes `slow_seconds`."""
-
-    daemon_threads = True
-
-    def __init__(self, slow_seconds: float = 0.3) -> None:
-        super().__init__(("127.0.0.1", 0), _TimedHandler)
-        self.slow_seconds = slow_seconds
-        self.log: list[Request] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def request_for(self, kind: str, identity: str) -> Request:
-        return next(r for r in self.log if r.kind == kind and identity in r.identities)
-
-
-class _TimedHandler(http.server.BaseHTTPRequestHandler):
-    server: TimedUploads
-
-    def do_POST(self) -> None:
-        started = time.monotonic()
-        records = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["d"]
-        if any(r["type"] == "profile" and r["identity"] == "u0" for r in records):
-            time.sleep(self.server.slow_seconds)
-        body = json.dumps({"status": "success", "processed": len(records), "unprocessed": []})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body.encode())
-        identities = {r["identity"] for r in records}
-        self.server.log.append(Request(records[0]["type"], identities, started, time.monotonic()))
-
-    def log_message(self, format: str, *args: Any) -> None:
-        del format, args
+def slow_for_u0_profile(path: str, body: Any) -> float:
+    """u0's profile upload takes 0.3 s to answer; everything else is answered at once."""
+    del path
+    return 0.3 if any(r["type"] == "profile" and r["identity"] == "u0" for r in body["d"]) else 0
 
 
 @pytest.fixture
-def uploads(config: dict) -> Iterator[TimedUploads]:
-    server = TimedUploads()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    config["api_url"] = server.url
-    config["batch_size_rows"] = 3
-    yield server
-    server.shutdown()
-    server.server_close()
+def uploads(config: dict) -> Iterator[LoopbackApi]:
+    with LoopbackApi(delay=slow_for_u0_profile) as api:
+        config["api_url"] = api.url
+        config["batch_size_rows"] = 3
+        yield api
 
 
 def test_an_event_goes_after_its_users_profile_is_acknowledged_other_events_do_not_wait(
-    uploads: TimedUploads, config: dict, run_target: Any
+    uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
     singer_input = singer.lines(
         singer.schema("users", singer.PROFILE_SCHEMA),
@@ -151,7 +102,7 @@ def test_an_event_goes_after_its_users_profile_is_acknowledged_other_events_do_n
 
 
 def test_an_event_for_a_user_whose_profile_batch_is_filling_sends_that_batch_first(
-    uploads: TimedUploads, config: dict, run_target: Any
+    uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
     singer_input = singer.lines(
         singer.schema("users", singer.PROFILE_SCHEMA),
@@ -173,7 +124,7 @@ def test_an_event_for_a_user_whose_profile_batch_is_filling_sends_that_batch_fir
 
 
 def test_an_event_read_before_a_profile_does_not_pull_the_event_batch_ahead(
-    uploads: TimedUploads, config: dict, run_target: Any
+    uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
     singer_input = singer.lines(
         singer.schema("users", singer.PROFILE_SCHEMA),
@@ -189,7 +140,7 @@ def test_an_event_read_before_a_profile_does_not_pull_the_event_batch_ahead(
 
 
 def test_profile_updates_of_one_user_in_two_batches_land_in_reading_order(
-    uploads: TimedUploads, config: dict, run_target: Any
+    uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
     config["batch_size_rows"] = 2
     singer_input = singer.lines(

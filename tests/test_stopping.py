@@ -68,7 +68,8 @@ def ended(process: subprocess.Popen[bytes], within: float) -> tuple[int, list[st
         process.wait()
         raise AssertionError(f"still running {within}s after the signal") from None
     assert time.monotonic() - started <= within
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     stdout, stderr = process.stdout.read().decode(), process.stderr.read().decode()
     assert_no_passcode(stdout, stderr)
     return code, stdout.splitlines(), stderr
@@ -162,15 +163,20 @@ def users_and_their_events(rounds: int) -> str:
 
 
 @pytest.fixture
+def info_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+
+
+@pytest.fixture
 def hang_guard() -> Iterator[None]:
     faulthandler.dump_traceback_later(120, exit=True)
     yield
     faulthandler.cancel_dump_traceback_later()
 
 
-@pytest.mark.usefixtures("hang_guard")
+@pytest.mark.usefixtures("hang_guard", "info_logs")
 @pytest.mark.parametrize(
-    ("owner", "name"),
+    "hook",
     [
         # Between counting a batch as unfinished and queueing it (a drain then waited forever).
         (concurrent.futures.ThreadPoolExecutor, "submit"),
@@ -185,13 +191,10 @@ def test_a_signal_anywhere_on_the_record_path_drains_and_writes_only_safe_state(
     config: dict,
     run_target: Any,
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-    owner: Any,
-    name: str,
+    hook: tuple[Any, str],
 ) -> None:
-    caplog.set_level(logging.INFO)
     config["batch_size_rows"] = 3
-    signal_once_when(monkeypatch, owner, name)
+    signal_once_when(monkeypatch, *hook)
 
     result = run_target(config, users_and_their_events(rounds=40))
 
