@@ -1,8 +1,16 @@
 """target-clevertap: a Singer target that loads user profiles and events into CleverTap.
 
-The way a record travels, one module per step:
-`messages` (Singer input) -> `sink` (per stream; checks records with `record_validation`) ->
-`mapping` (with `standard_fields`, `values`, `preflight`) -> `delivery` (batches in worker
-threads) -> `client` (HTTP, retries) -> `response` (CleverTap's answer per record) ->
-`checkpoint` (safe STATE) and `rejects`.
+The way a record travels, one module per step, one way:
+`messages` (Singer input, line numbers) -> `target` (the record loop; owns the sinks; exit codes)
+-> `sink` (per stream: checks records with `record_validation`, maps them with `mapping`, which
+uses `standard_fields`, `values` and `preflight`; pure) -> `pipeline` (the one door after
+mapping: batches per stream and lane, the reader's window) -> `delivery` (worker pools per budget,
+held by the `ordering` barrier; `lanes` name each kind of request) -> `client` (HTTP, retries,
+`limiter`) -> `response` (CleverTap's answer per record) -> `checkpoint` (safe STATE), `rejects`
+(refused records) and `report` (counts and the summary).
+
+Beside the way: `config` (the settings' schema, checks and run-wide `Settings`), `plan` (per-stream
+settings), `stopping` (SIGTERM/SIGINT as a flag), `text` (quoting values in messages), `jsonl`
+(exact JSON lines), `replay` (re-sending a rejected-records file) and `sandbox` (the local
+CleverTap stand-in, independent of all the above).
 """
