@@ -11,8 +11,16 @@ from typing import Any
 import pytest
 import requests_mock as rm
 
+from target_clevertap.sandbox import Sandbox
 from target_clevertap.target import TargetClevertap
-from tests.upload_api import API_URL, PASSCODE, UPLOAD_URL, RunResult, UploadApi
+from tests.upload_api import (
+    API_URL,
+    PASSCODE,
+    SANDBOX_ACCOUNT,
+    UPLOAD_URL,
+    RunResult,
+    UploadApi,
+)
 
 
 @pytest.fixture
@@ -48,3 +56,24 @@ def run_target(
         return RunResult(code, states, err + caplog.text)
 
     return run
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """The local CleverTap stand-in on loopback, with its own database."""
+    with Sandbox(
+        account_id=SANDBOX_ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
+    """A config for the target process against `sandbox`."""
+    return {
+        "account_id": SANDBOX_ACCOUNT,
+        "passcode": PASSCODE,
+        "api_url": sandbox.url,
+        "retry_backoff_seconds": 0.01,
+        "rejected_records_path": str(tmp_path / "rejected.jsonl"),
+    }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests import singer
 from tests.upload_api import PASSCODE
 
 TARGET = shutil.which("target-clevertap") or str(Path(sys.executable).with_name("target-clevertap"))
@@ -86,3 +87,16 @@ def wait_for_log(process: subprocess.Popen[bytes], text: str, timeout: float = 3
         if not line:
             break
     raise AssertionError(f"the target never logged {text!r}")
+
+
+def start_with_buffered_users(config: dict, tmp_path: Path, count: int) -> subprocess.Popen[bytes]:
+    """A running target holding `count` buffered users and a STATE, its stdin left open (a
+    tap that sends nothing more)."""
+    process = start_target(["--config", str(write_config(tmp_path, config))])
+    assert process.stdin is not None
+    # The SCHEMA of a second stream is logged only after everything before it was read.
+    marker = singer.schema("marker", singer.PROFILE_SCHEMA)
+    process.stdin.write((singer.users_then_state(count, {"n": count}) + marker + "\n").encode())
+    process.stdin.flush()
+    wait_for_log(process, "Stream 'marker'")
+    return process

@@ -73,3 +73,8 @@ def users_with_states(*chunks: int) -> str:
         out += [*profiles("users", size, start=start), state({"users": start + size})]
         start += size
     return lines(out)
+
+
+def users_and_clicks(*groups: str | Iterable[str]) -> str:
+    """Input with a `users` profile stream and a `clicks` event stream, then the given messages."""
+    return lines(schema("users", PROFILE_SCHEMA), schema("clicks", EVENT_SCHEMA), *groups)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from target_clevertap.sandbox import Sandbox
 from tests import singer
 from tests.process import run_target, write_config
-from tests.upload_api import PASSCODE
+from tests.upload_api import PASSCODE, SANDBOX_ACCOUNT
 
-ACCOUNT = "acc-bad"
 SCHEMA = {
     "properties": {
         "identity": {},
@@ -45,12 +41,6 @@ BAD_RECORDS: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")) as running:
-        yield running
-
-
 def test_each_bad_record_is_rejected_with_its_reason_and_the_rest_delivered(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -65,7 +55,7 @@ def test_each_bad_record_is_rejected_with_its_reason_and_the_rest_delivered(
         singer.state({"done": True}),
     )
     config = {
-        "account_id": ACCOUNT,
+        "account_id": SANDBOX_ACCOUNT,
         "passcode": PASSCODE,
         "api_url": sandbox.url,
         "rejected_records_path": str(tmp_path / "rejected.jsonl"),

@@ -8,7 +8,6 @@ and the last log line report.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +16,14 @@ import pytest
 from target_clevertap.sandbox import Faults, Sandbox
 from tests import singer
 from tests.process import Finished, run_target, start_target, wait_for_log, write_config
-from tests.upload_api import PASSCODE
+from tests.upload_api import PASSCODE, SANDBOX_ACCOUNT
 
-ACCOUNT = "acc-faults"
 USERS = 30
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")) as running:
-        yield running
 
 
 def settings(url: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return {
-        "account_id": ACCOUNT,
+        "account_id": SANDBOX_ACCOUNT,
         "passcode": PASSCODE,
         "api_url": url,
         "batch_size_rows": 10,
@@ -93,7 +85,7 @@ def test_a_smaller_concurrency_budget_is_learnt_and_refused_requests_wait_for_a_
     tmp_path: Path,
 ) -> None:
     with Sandbox(
-        account_id=ACCOUNT,
+        account_id=SANDBOX_ACCOUNT,
         passcode=PASSCODE,
         db_path=str(tmp_path / "sb.db"),
         max_concurrent=2,
@@ -133,7 +125,7 @@ def test_a_listener_that_is_down_for_a_while_then_back(tmp_path: Path) -> None:
     wait_for_log(process, "connection failed")
 
     with Sandbox(
-        account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db"), port=port
+        account_id=SANDBOX_ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db"), port=port
     ) as back:
         stdout, stderr = process.communicate(timeout=60)
         done = Finished(process.returncode, stdout.decode(), stderr.decode())
@@ -177,6 +169,6 @@ def test_wrong_passcode_fails_within_one_request_and_leaks_nothing(
     assert done.exit_code == 1
     assert sandbox.stats()["requests_total"] == 1
     assert "CleverTap refused the credentials (HTTP 401: Account ID is not valid)" in done.stderr
-    assert f"account '{ACCOUNT}'" in done.stderr
+    assert f"account '{SANDBOX_ACCOUNT}'" in done.stderr
     assert config["passcode"] not in done.stderr + done.stdout
     assert done.states == []

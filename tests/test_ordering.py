@@ -84,9 +84,7 @@ def uploads(config: dict) -> Iterator[LoopbackApi]:
 def test_an_event_goes_after_its_users_profile_is_acknowledged_other_events_do_not_wait(
     uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.schema("clicks", singer.EVENT_SCHEMA),
+    singer_input = singer.users_and_clicks(
         singer.profiles("users", 3, start=20),  # the first request goes alone: answered at once
         singer.profiles("users", 3),  # answered slowly
         singer.events("clicks", 3, start=10),  # other users
@@ -104,9 +102,7 @@ def test_an_event_goes_after_its_users_profile_is_acknowledged_other_events_do_n
 def test_an_event_for_a_user_whose_profile_batch_is_filling_sends_that_batch_first(
     uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.schema("clicks", singer.EVENT_SCHEMA),
+    singer_input = singer.users_and_clicks(
         singer.profiles("users", 2),  # not a full batch
         singer.events("clicks", 3),  # u0's event comes after u0's profile
         singer.state({"done": True}),
@@ -126,9 +122,7 @@ def test_an_event_for_a_user_whose_profile_batch_is_filling_sends_that_batch_fir
 def test_an_event_read_before_a_profile_does_not_pull_the_event_batch_ahead(
     uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.schema("clicks", singer.EVENT_SCHEMA),
+    singer_input = singer.users_and_clicks(
         singer.events("clicks", 1),
         singer.profiles("users", 3, start=1),  # full: sent while the event batch still fills
     )

@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from target_clevertap.sandbox import Faults, Sandbox
 from tests import singer
-from tests.process import run_target, start_target, wait_for_log, write_config
-from tests.upload_api import PASSCODE
-
-ACCOUNT = "acc-proc"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(
-        account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sandbox.db")
-    ) as running:
-        yield running
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "account_id": ACCOUNT,
-        "passcode": PASSCODE,
-        "api_url": sandbox.url,
-        "retry_backoff_seconds": 0.01,
-        "rejected_records_path": str(tmp_path / "rejected.jsonl"),
-    }
+from tests.process import run_target, start_with_buffered_users, write_config
+from tests.upload_api import PASSCODE, SANDBOX_ACCOUNT
 
 
 def test_about_lists_every_setting_without_secrets() -> None:
@@ -66,7 +42,7 @@ def test_config_from_environment_and_input_from_file(sandbox: Sandbox, tmp_path:
         singer.lines(singer.schema("users", singer.PROFILE_SCHEMA), singer.profiles("users", 3))
     )
     env = {
-        "TARGET_CLEVERTAP_ACCOUNT_ID": ACCOUNT,
+        "TARGET_CLEVERTAP_ACCOUNT_ID": SANDBOX_ACCOUNT,
         "TARGET_CLEVERTAP_PASSCODE": PASSCODE,
         "TARGET_CLEVERTAP_API_URL": sandbox.url,
     }
@@ -150,18 +126,6 @@ def test_bad_input_line_stops_with_its_line_number_and_no_later_state(
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
     assert {"after": 1} not in done.states
-
-
-def start_with_buffered_users(config: dict, tmp_path: Path, count: int) -> subprocess.Popen[bytes]:
-    """A running target holding `count` buffered users and a STATE, waiting for more input."""
-    process = start_target(["--config", str(write_config(tmp_path, config))])
-    assert process.stdin is not None
-    # The SCHEMA of a second stream is logged only after everything before it was read.
-    marker = singer.schema("marker", singer.PROFILE_SCHEMA)
-    process.stdin.write((singer.users_then_state(count, {"n": count}) + marker + "\n").encode())
-    process.stdin.flush()
-    wait_for_log(process, "Stream 'marker'")
-    return process
 
 
 def test_sigterm_drains_buffered_records_and_writes_the_safe_state(

@@ -22,26 +22,7 @@ from target_clevertap.sandbox import Sandbox
 from target_clevertap.target import TargetClevertap
 from tests import singer
 from tests.process import run_target, write_config
-from tests.upload_api import PASSCODE, UploadApi, rejected_lines
-
-ACCOUNT = "acc-lean"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")) as running:
-        yield running
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "account_id": ACCOUNT,
-        "passcode": PASSCODE,
-        "api_url": sandbox.url,
-        "retry_backoff_seconds": 0.01,
-        "rejected_records_path": str(tmp_path / "rejected.jsonl"),
-    }
+from tests.upload_api import UploadApi, rejected_lines
 
 
 def record_counts(log: str) -> Counter[str]:
@@ -62,9 +43,7 @@ def identities(sandbox: Sandbox) -> list[str]:
 def test_metric_lines_count_every_record_read_rejected_ones_too(
     settings: dict, tmp_path: Path
 ) -> None:
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.schema("clicks", singer.EVENT_SCHEMA),
+    singer_input = singer.users_and_clicks(
         singer.profiles("users", 7),
         singer.events("clicks", 4),
         singer.record("clicks", {"identity": "u9", "evtName": "Viewed", "ts": "not a number"}),

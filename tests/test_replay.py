@@ -5,19 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from target_clevertap.replay import inferred_schema
 from target_clevertap.sandbox import Sandbox
 from tests import singer
 from tests.process import run_target, write_config
-from tests.upload_api import PASSCODE
+from tests.upload_api import PASSCODE, SANDBOX_ACCOUNT
 
-ACCOUNT = "acc-replay"
 ORDER_SCHEMA = {
     "properties": {
         "identity": {"type": "string"},
@@ -27,15 +23,9 @@ ORDER_SCHEMA = {
 }
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")) as running:
-        yield running
-
-
 def orders_config(sandbox: Sandbox, tmp_path: Path, event_name: str) -> dict[str, Any]:
     return {
-        "account_id": ACCOUNT,
+        "account_id": SANDBOX_ACCOUNT,
         "passcode": PASSCODE,
         "api_url": sandbox.url,
         "rejected_records_path": str(tmp_path / "rejected.jsonl"),

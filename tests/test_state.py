@@ -39,9 +39,7 @@ def test_interleaved_streams_hold_state_until_both_are_delivered(
     upload_api: UploadApi, config: dict, run_target: Any
 ) -> None:
     config["batch_size_rows"] = 3
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.schema("clicks", singer.EVENT_SCHEMA),
+    singer_input = singer.users_and_clicks(
         singer.profiles("users", 1),
         singer.events("clicks", 3, start=5),  # other users: no event waits for the profile
         singer.state({"step": 1}),
@@ -142,9 +140,7 @@ def test_a_quiet_stream_with_a_partial_buffer_does_not_hold_state_back(
     upload_api: UploadApi, config: dict, run_target: Any
 ) -> None:
     config.update(batch_size_rows=10, max_concurrency=1)
-    singer_input = singer.lines(
-        singer.schema("users", singer.PROFILE_SCHEMA),
-        singer.schema("clicks", singer.EVENT_SCHEMA),
+    singer_input = singer.users_and_clicks(
         singer.profiles("users", 3),
         singer.state({"step": 1}),
         *[

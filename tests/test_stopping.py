@@ -24,38 +24,8 @@ import pytest
 from target_clevertap.checkpoint import Checkpoint
 from target_clevertap.sandbox import Faults, Sandbox
 from tests import singer
-from tests.process import assert_no_passcode, start_target, wait_for_log, write_config
-from tests.upload_api import PASSCODE, UploadApi
-
-ACCOUNT = "acc-stop"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    with Sandbox(account_id=ACCOUNT, passcode=PASSCODE, db_path=str(tmp_path / "sb.db")) as running:
-        yield running
-
-
-@pytest.fixture
-def settings(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "account_id": ACCOUNT,
-        "passcode": PASSCODE,
-        "api_url": sandbox.url,
-        "retry_backoff_seconds": 0.01,
-        "rejected_records_path": str(tmp_path / "rejected.jsonl"),
-    }
-
-
-def started_with(config: dict, tmp_path: Path, users: int) -> subprocess.Popen[bytes]:
-    """A running target that read `users` users and a STATE, its stdin left open (a silent tap)."""
-    process = start_target(["--config", str(write_config(tmp_path, config))])
-    assert process.stdin is not None
-    marker = singer.schema("marker", singer.PROFILE_SCHEMA)
-    process.stdin.write((singer.users_then_state(users, {"n": users}) + marker + "\n").encode())
-    process.stdin.flush()
-    wait_for_log(process, "Stream 'marker'")
-    return process
+from tests.process import assert_no_passcode, start_with_buffered_users, wait_for_log
+from tests.upload_api import UploadApi
 
 
 def ended(process: subprocess.Popen[bytes], within: float) -> tuple[int, list[str], str]:
@@ -78,7 +48,7 @@ def ended(process: subprocess.Popen[bytes], within: float) -> tuple[int, list[st
 def test_a_stop_while_the_tap_sends_nothing_delivers_and_exits_at_once(
     sandbox: Sandbox, settings: dict, tmp_path: Path
 ) -> None:
-    process = started_with(settings, tmp_path, users=10)
+    process = start_with_buffered_users(settings, tmp_path, count=10)
 
     process.send_signal(signal.SIGTERM)
     code, stdout, stderr = ended(process, within=10)
@@ -90,7 +60,7 @@ def test_a_stop_while_the_tap_sends_nothing_delivers_and_exits_at_once(
 
 
 def test_sigint_is_a_stop_request_too(sandbox: Sandbox, settings: dict, tmp_path: Path) -> None:
-    process = started_with(settings, tmp_path, users=4)
+    process = start_with_buffered_users(settings, tmp_path, count=4)
 
     process.send_signal(signal.SIGINT)
     code, stdout, stderr = ended(process, within=10)
@@ -104,7 +74,9 @@ def test_a_stop_cuts_a_retry_wait_short_and_writes_no_state_past_the_batch(
 ) -> None:
     sandbox.set_faults(Faults(forever="503"))
     config = {**settings, "batch_size_rows": 3, "retry_backoff_seconds": 600, "max_retries": 8}
-    process = started_with(config, tmp_path, users=3)  # a full batch: sent before the signal
+    process = start_with_buffered_users(
+        config, tmp_path, count=3
+    )  # a full batch: sent before the signal
     wait_for_log(process, "retrying in")
 
     process.send_signal(signal.SIGTERM)
@@ -122,7 +94,7 @@ def test_a_second_signal_exits_at_once_without_a_broken_state_line(
 ) -> None:
     sandbox.set_faults(Faults(latency_ms=20_000))
     config = {**settings, "batch_size_rows": 2}
-    process = started_with(config, tmp_path, users=7)
+    process = start_with_buffered_users(config, tmp_path, count=7)
     process.send_signal(signal.SIGTERM)
     wait_for_log(process, "Received signal")
 
@@ -153,13 +125,12 @@ def signal_once_when(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> 
 
 def users_and_their_events(rounds: int) -> str:
     """Per round 3 users, an event of each, and a STATE: batches of 3 fill and go."""
-    messages = [singer.schema("users", singer.PROFILE_SCHEMA)]
-    messages.append(singer.schema("clicks", singer.EVENT_SCHEMA))
+    messages: list[str] = []
     for n in range(rounds):
         messages += singer.profiles("users", 3, start=3 * n)
         messages += singer.events("clicks", 3, start=3 * n)
         messages.append(singer.state({"round": n}))
-    return singer.lines(*messages)
+    return singer.users_and_clicks(messages)
 
 
 @pytest.fixture

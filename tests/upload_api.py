@@ -11,6 +11,7 @@ from typing import Any
 API_URL = "http://127.0.0.1:9"
 UPLOAD_URL = f"{API_URL}/1/upload"
 PASSCODE = "pc-s3cr3t-7731"
+SANDBOX_ACCOUNT = "acc-sandbox"
 
 Responder = Callable[[list[dict[str, Any]]], tuple[int, Any]]
 
