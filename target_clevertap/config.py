@@ -86,7 +86,7 @@ _TUNABLES: dict[str, Any] = {
 
 
 def default_of(setting: str) -> Any:
-    """The default of a run-level setting, for the schema and the docs."""
+    """The default of a run-level setting, as the settings schema declares it."""
     return next(f.default for f in fields(Settings) if f.name == setting)
 
 

@@ -35,7 +35,7 @@ UNENCODABLE_REASON = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per sink, compared (and hashed) by identity: per record
 class Route:
     """Where a stream's mapped records go: a lane, as records of a kind the ordering compares."""
 

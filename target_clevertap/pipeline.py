@@ -131,14 +131,15 @@ class Pipeline:
     def _send_batches_it_must_follow(self, route: Route, identity: str) -> None:
         """Send first any other route's filling batch that this record must reach CleverTap
         after (see `ordering`), so batches are handed to delivery in reading order."""
-        for other in [
+        first = [
             other
             for other, batch in self._filling.items()
-            if other != route
+            if identity in batch.identities
+            and other is not route
             and other.identity_key == route.identity_key
             and must_follow(other.kind, route.kind)
-            and identity in batch.identities
-        ]:
+        ]
+        for other in first:
             self._delivery.submit(self._filling.pop(other))
 
     def _wait_for_room(self, position: int) -> None:
