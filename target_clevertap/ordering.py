@@ -9,11 +9,15 @@ one read earlier for the same identity:
 - a profile upsert after an earlier one (from another batch or stream), so the last value wins.
 Events among themselves carry their own time and need no order.
 
-Two steps keep the rule. While batches fill (`Pipeline`), a record whose identity is already in
-another stream's buffered batch of a kind it must follow sends that batch first, so every batch
-handed to delivery holds only records read after those of the batches handed over before it.
-Then this barrier holds each request until the earlier-handed requests it must follow that touch
-one of its identities are acknowledged (or have failed for good).
+Three steps keep the rule (the first two in `Pipeline`, as batches fill):
+- kinds ordered both ways (`must_keep_apart`: profile and delete, delete and event, two profile
+  streams): a record whose identity is in another route's filling batch of such a kind sends that
+  batch first, so no two filling batches of them share an identity;
+- a batch handed to delivery goes after the filling batches of kinds it must follow that share an
+  identity with it (for profile -> event, where only one way counts, an event may then follow
+  a profile read after it, which is harmless);
+- this barrier holds each request until the earlier-handed requests it must follow that touch
+  one of its identities are acknowledged (or have failed for good).
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ MUST_FOLLOW: frozenset[tuple[Kind, Kind]] = frozenset(
 def must_follow(earlier: Kind, later: Kind) -> bool:
     """Whether a `later` record for an identity must reach CleverTap after an `earlier` one."""
     return (earlier, later) in MUST_FOLLOW
+
+
+def must_keep_apart(one: Kind, other: Kind) -> bool:
+    """Whether records of these kinds keep their reading order both ways, so one batch of each
+    may not hold the same identity while both fill."""
+    return must_follow(one, other) and must_follow(other, one)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def test_an_event_goes_after_its_users_profile_is_acknowledged_other_events_do_n
     assert uploads.request_for("event", "u0").started >= profiles.answered
 
 
-def test_an_event_for_a_user_whose_profile_batch_is_filling_sends_that_batch_first(
+def test_an_event_batch_going_out_sends_the_filling_profile_batch_of_its_users_first(
     uploads: LoopbackApi, config: dict, run_target: Any
 ) -> None:
     singer_input = singer.users_and_clicks(
@@ -150,4 +150,26 @@ def test_profile_updates_of_one_user_in_two_batches_land_in_reading_order(
 
     assert result.exit_code == 0, result.log
     old, new = sorted((r for r in uploads.log if "u0" in r.identities), key=lambda r: r.started)
+    assert new.started >= old.answered
+
+
+def test_two_profile_streams_updating_one_user_keep_their_reading_order(
+    uploads: LoopbackApi, config: dict, run_target: Any
+) -> None:
+    singer_input = singer.lines(
+        singer.schema("users", singer.PROFILE_SCHEMA),
+        singer.schema("crm_users", singer.PROFILE_SCHEMA),
+        singer.record("users", {"identity": "u0", "name": "Old name"}),  # a batch still filling
+        singer.record("crm_users", {"identity": "u0", "name": "New name"}),
+        singer.state({"done": True}),
+    )
+
+    result = run_target(config, singer_input)
+
+    assert result.exit_code == 0, result.log
+    old, new = uploads.log
+    assert (old.body["d"][0]["profileData"]["Name"], new.body["d"][0]["profileData"]["Name"]) == (
+        "Old name",
+        "New name",
+    )
     assert new.started >= old.answered
