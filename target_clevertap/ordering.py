@@ -1,23 +1,24 @@
 """The one ordering rule between requests, stated here and nowhere else.
 
 A record changes what CleverTap holds for one identity (an identity, objectId, FBID or GPID
-value). For the pairs of kinds in `MUST_FOLLOW`, a record read later must reach CleverTap after
-one read earlier for the same identity:
-- a profile upsert, or an event, after a delete of that profile (and a delete after either), so
-  a delete is never undone or overtaken by what came before it;
-- an event after a profile upsert, so events attach to profiles that exist (CleverTap's advice);
-- a profile upsert after an earlier one (from another batch or stream), so the last value wins.
-Events among themselves carry their own time and need no order.
+value). For the pairs of kinds in `MUST_FOLLOW`, a record read later reaches CleverTap only after
+the one read earlier for the same identity is acknowledged:
+- a profile upsert after an earlier one (from another batch or stream), so the last value wins;
+- a profile upsert, or an event, after a delete of that profile, and a delete after either, so a
+  delete is never undone or overtaken by what came before it.
+Every pair is ordered both ways, so two steps keep it. While batches fill (`Pipeline`), a record
+whose identity is in another route's filling batch of a kind it must follow sends that batch
+first: no two filling batches of such kinds share an identity, and every batch is handed to
+delivery after those holding the records read before its own. Then this barrier holds each
+request until the earlier-handed requests it must follow that touch one of its identities are
+acknowledged (or have failed for good).
 
-Three steps keep the rule (the first two in `Pipeline`, as batches fill):
-- kinds ordered both ways (`must_keep_apart`: profile and delete, delete and event, two profile
-  streams): a record whose identity is in another route's filling batch of such a kind sends that
-  batch first, so no two filling batches of them share an identity;
-- a batch handed to delivery goes after the filling batches of kinds it must follow that share an
-  identity with it (for profile -> event, where only one way counts, an event may then follow
-  a profile read after it, which is harmless);
-- this barrier holds each request until the earlier-handed requests it must follow that touch
-  one of its identities are acknowledged (or have failed for good).
+Not ordered: events among themselves (each carries its own time), and events after profile
+upserts. CleverTap advises loading profiles first so events attach to known users; an unknown
+identity creates the profile (API reference section 3), so an event that overtakes its user's
+upsert (both in flight together) ends attached to the full profile once the upsert lands. Holding
+each event batch until its users' upserts were acknowledged cost 15% of the throughput of a
+mixed profile and event feed (benchmarks/README.md), over the 5% this was allowed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ Kind = str  # "profile", "event" or "delete"
 # (earlier kind, later kind): the later record goes only once the earlier one is acknowledged.
 MUST_FOLLOW: frozenset[tuple[Kind, Kind]] = frozenset(
     {
-        ("profile", "event"),
         ("profile", "profile"),
         ("profile", "delete"),
         ("event", "delete"),
@@ -46,12 +46,6 @@ MUST_FOLLOW: frozenset[tuple[Kind, Kind]] = frozenset(
 def must_follow(earlier: Kind, later: Kind) -> bool:
     """Whether a `later` record for an identity must reach CleverTap after an `earlier` one."""
     return (earlier, later) in MUST_FOLLOW
-
-
-def must_keep_apart(one: Kind, other: Kind) -> bool:
-    """Whether records of these kinds keep their reading order both ways, so one batch of each
-    may not hold the same identity while both fill."""
-    return must_follow(one, other) and must_follow(other, one)
 
 
 @dataclass(frozen=True)

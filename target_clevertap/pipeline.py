@@ -26,7 +26,7 @@ from target_clevertap.delivery import Batch, BatchOutcome, Delivery, Route
 from target_clevertap.jsonl import dumps_exact
 from target_clevertap.lanes import LANES, UPLOADS, Budget
 from target_clevertap.mapping import Payload, Rejection
-from target_clevertap.ordering import must_follow, must_keep_apart
+from target_clevertap.ordering import must_follow
 from target_clevertap.rejects import RejectsFile
 from target_clevertap.report import RunReport
 
@@ -72,14 +72,14 @@ class Pipeline:
         identity = result[route.identity_key]
         batch = self._filling.get(route)
         if len(self._filling) > (batch is not None):  # another route's batch is filling
-            self._send_batches_it_cannot_share(route, identity)
+            self._send_batches_it_must_follow(route, identity)
         if batch is None:
             batch = self._filling[route] = Batch(route, self._checkpoint.open_span(position))
         batch.payloads.append(result)
         batch.records.append(record)
         batch.identities.add(identity)
         if len(batch.payloads) >= self._batch_limits[route.lane]:
-            self._send(self._filling.pop(route))
+            self._delivery.submit(self._filling.pop(route))
 
     def buffered(self, stream: str) -> int:
         """Records of the stream read and not yet handed to delivery."""
@@ -88,7 +88,7 @@ class Pipeline:
     def send_buffered(self, stream: str) -> None:
         """Hand the stream's partial batches to delivery now, oldest first."""
         for route in [r for r in self._filling if r.stream == stream]:
-            self._send(self._filling.pop(route))
+            self._delivery.submit(self._filling.pop(route))
 
     def add_state(self, value: Any) -> None:
         """A STATE message, written once every record read before it is settled."""
@@ -128,33 +128,19 @@ class Pipeline:
                 f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set."
             )
 
-    def _send_batches_it_cannot_share(self, route: Route, identity: str) -> None:
-        """Send first any other route's filling batch holding this identity, where the two
-        kinds keep their reading order both ways (see `ordering`): its records were read first."""
+    def _send_batches_it_must_follow(self, route: Route, identity: str) -> None:
+        """Send first any other route's filling batch holding this identity whose records this
+        one must reach CleverTap after (see `ordering`)."""
         first = [
             other
             for other, batch in self._filling.items()
             if identity in batch.identities
             and other is not route
             and other.identity_key == route.identity_key
-            and must_keep_apart(other.kind, route.kind)
-        ]
-        for other in first:
-            self._send(self._filling.pop(other))
-
-    def _send(self, batch: Batch) -> None:
-        """Hand a batch to delivery, after the filling batches it must follow (see `ordering`)."""
-        route = batch.route
-        first = [
-            other
-            for other, filling in self._filling.items()
-            if other.identity_key == route.identity_key
             and must_follow(other.kind, route.kind)
-            and not filling.identities.isdisjoint(batch.identities)
         ]
         for other in first:
-            self._send(self._filling.pop(other))
-        self._delivery.submit(batch)
+            self._delivery.submit(self._filling.pop(other))
 
     def _wait_for_room(self, position: int) -> None:
         """Block while the record is a window or more past the oldest unsettled one."""
@@ -166,7 +152,7 @@ class Pipeline:
             span = oldest[0]
             filling = next((r for r, b in self._filling.items() if b.span == span), None)
             if filling is not None:
-                self._send(self._filling.pop(filling))
+                self._delivery.submit(self._filling.pop(filling))
             else:
                 self._checkpoint.wait_while_open(span)
 
