@@ -56,6 +56,7 @@ class Pipeline:
         self._rejects = RejectsFile(settings.rejected_records_path)
         self._report = RunReport()
         self._filling: dict[Route, Batch] = {}
+        self._followed: dict[Route, list[Route]] = {}  # the routes each must follow
         self._stopping = False
         self._summary_logged = False
 
@@ -70,9 +71,10 @@ class Pipeline:
             self._reject_locally(route.stream, record, result)
             return
         identity = result[route.identity_key]
+        followed = self._followed.get(route)
+        for other in self._learn(route) if followed is None else followed:
+            self._send_first_if_it_holds(other, identity)
         batch = self._filling.get(route)
-        if len(self._filling) > (batch is not None):  # another route's batch is filling
-            self._send_batches_it_must_follow(route, identity)
         if batch is None:
             batch = self._filling[route] = Batch(route, self._checkpoint.open_span(position))
         batch.payloads.append(result)
@@ -128,19 +130,24 @@ class Pipeline:
                 f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set."
             )
 
-    def _send_batches_it_must_follow(self, route: Route, identity: str) -> None:
-        """Send first any other route's filling batch holding this identity whose records this
-        one must reach CleverTap after (see `ordering`)."""
-        first = [
-            other
-            for other, batch in self._filling.items()
-            if identity in batch.identities
-            and other is not route
-            and other.identity_key == route.identity_key
-            and must_follow(other.kind, route.kind)
-        ]
-        for other in first:
-            self._delivery.submit(self._filling.pop(other))
+    def _learn(self, route: Route) -> list[Route]:
+        """Note which known routes a new route must follow, and which must follow it."""
+        self._followed[route] = []
+        for known, followed in self._followed.items():
+            if known is route or known.identity_key != route.identity_key:
+                continue
+            if must_follow(known.kind, route.kind):
+                self._followed[route].append(known)
+            if must_follow(route.kind, known.kind):
+                followed.append(route)
+        return self._followed[route]
+
+    def _send_first_if_it_holds(self, route: Route, identity: str) -> None:
+        """A record of a route that must follow this one is read: if this route's filling batch
+        holds its identity, that batch goes first (see `ordering`)."""
+        batch = self._filling.get(route)
+        if batch is not None and identity in batch.identities:
+            self._delivery.submit(self._filling.pop(route))
 
     def _wait_for_room(self, position: int) -> None:
         """Block while the record is a window or more past the oldest unsettled one."""

@@ -128,6 +128,7 @@ def test_two_profile_streams_updating_one_user_keep_their_reading_order(
         singer.schema("crm_users", singer.PROFILE_SCHEMA),
         singer.record("users", {"identity": "u0", "name": "Old name"}),  # a batch still filling
         singer.record("crm_users", {"identity": "u0", "name": "New name"}),
+        *singer.profiles("crm_users", 2, start=7),  # crm_users' batch is full first
         singer.state({"done": True}),
     )
 
@@ -135,8 +136,7 @@ def test_two_profile_streams_updating_one_user_keep_their_reading_order(
 
     assert result.exit_code == 0, result.log
     old, new = uploads.log
-    assert (old.body["d"][0]["profileData"]["Name"], new.body["d"][0]["profileData"]["Name"]) == (
-        "Old name",
-        "New name",
-    )
+    assert [r["profileData"]["Name"] for r in old.body["d"]] == ["Old name"]
+    assert [r["profileData"]["Name"] for r in new.body["d"]] == ["New name", "User 7", "User 8"]
     assert new.started >= old.answered
+    assert result.states == [{"done": True}]
