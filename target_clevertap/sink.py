@@ -93,7 +93,7 @@ class CleverTapSink(BatchSink):
         del context
         self._hand_on(record)
 
-    def take(self, record: dict[str, Any]) -> None:
+    def process_passed_through(self, record: dict[str, Any]) -> None:
         """The target's lean record path: the SDK's per-record steps that matter here, in one call.
 
         In the SDK's order: `_sdc_` keys removed, key properties required, the record tallied,

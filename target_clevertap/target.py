@@ -98,7 +98,7 @@ class TargetClevertap(Target):
         if sink is None:
             super()._process_record_message(message_dict)
             return
-        sink.take(message_dict["record"])
+        sink.process_passed_through(message_dict["record"])
         if time.time() >= self._clock_due:
             self._on_clock()
 

@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from target_clevertap.sandbox.merge import merge_profile
@@ -105,12 +104,7 @@ class SandboxStore:
     def __enter__(self) -> SandboxStore:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def profiles(self, last: int | None = None) -> list[Row]:
