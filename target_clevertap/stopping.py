@@ -27,7 +27,8 @@ _READ_SIZE = 1 << 16
 
 
 class StopSignals:
-    """Turns SIGTERM/SIGINT into a stop request while installed (main thread only)."""
+    """Turns SIGTERM/SIGINT into a stop request while installed (in the main thread; a target run
+    on another thread leaves signals to its host)."""
 
     def __init__(
         self,
@@ -47,8 +48,9 @@ class StopSignals:
 
     def __enter__(self) -> StopSignals:
         self._watcher.start()
-        for signum in SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._on_signal)
+        if threading.current_thread() is threading.main_thread():  # signals reach no other
+            for signum in SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

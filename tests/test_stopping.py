@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -209,3 +210,19 @@ def test_a_failed_span_or_a_stop_ends_the_wait_for_it() -> None:
     checkpoint.wait_while_open(still_open, timeout=5)
 
     assert time.monotonic() - started < 1
+
+
+def test_a_run_on_another_thread_leaves_signal_handling_to_its_host(
+    upload_api: UploadApi, config: dict, run_target: Any
+) -> None:
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.append(run_target(config, singer.users_then_state(3, {"n": 3})))
+    )
+
+    worker.start()
+    worker.join(timeout=60)
+
+    assert results[0].exit_code == 0, results[0].log
+    assert results[0].states == [{"n": 3}]
+    assert len(upload_api.requests) == 1
