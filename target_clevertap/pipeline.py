@@ -88,7 +88,7 @@ class Pipeline:
         return sum(len(b.payloads) for r, b in self._filling.items() if r.stream == stream)
 
     def send_buffered(self, stream: str) -> None:
-        """Hand the stream's partial batches to delivery now, oldest first."""
+        """Hand the stream's partial batches to delivery now."""
         for route in [r for r in self._filling if r.stream == stream]:
             self._delivery.submit(self._filling.pop(route))
 
