@@ -21,6 +21,7 @@ from singer_sdk import typing as th
 from target_clevertap.plan import (
     DEFAULT_MAP_STANDARD_FIELDS,
     IDENTITY_TYPES,
+    ON_DELETE,
     STREAM_TYPES,
     stream_settings,
 )
@@ -97,6 +98,7 @@ STREAM_SETTINGS_SCHEMA = th.ObjectType(
     th.Property("event_name", th.StringType),
     th.Property("event_name_field", th.StringType),
     th.Property("timestamp_field", th.StringType),
+    th.Property("on_delete", th.StringType, allowed_values=list(ON_DELETE)),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -141,7 +143,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         description=(
             'Per-stream settings keyed by stream name; "*" gives defaults. Each: type '
             "(profile|event), identity_field, identity_type, event_name, event_name_field, "
-            "timestamp_field."
+            "timestamp_field, on_delete (skip|upsert: what a row with _sdc_deleted_at does)."
         ),
     ),
     th.Property(
@@ -346,6 +348,11 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
             errors.append(
                 f"Setting 'streams.{name}.identity_type' is '{settings.identity_type}'; use one "
                 f"of {', '.join(IDENTITY_TYPES)}."
+            )
+        if settings.on_delete not in ON_DELETE:
+            errors.append(
+                f"Setting 'streams.{name}.on_delete' is '{settings.on_delete}'; use 'skip' (rows "
+                "marked deleted are not sent) or 'upsert' (they are sent like any row)."
             )
         if settings.type == "event" and not (settings.event_name or settings.event_name_field):
             errors.append(

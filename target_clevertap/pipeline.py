@@ -83,6 +83,12 @@ class Pipeline:
         if len(batch.payloads) >= self._batch_limits[route.lane]:
             self._delivery.submit(self._filling.pop(route))
 
+    def skip_deleted(self, stream: str) -> None:
+        """Take a row marked deleted that its stream's `on_delete` leaves out: counted, not sent,
+        and done as far as state goes."""
+        self._report.received(stream)
+        self._report.skipped_deleted(stream)
+
     def buffered(self, stream: str) -> int:
         """Records of the stream read and not yet handed to delivery."""
         return sum(len(b.payloads) for r, b in self._filling.items() if r.stream == stream)

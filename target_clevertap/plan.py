@@ -13,11 +13,15 @@ from typing import Any, Literal
 
 IDENTITY_TYPES = ("identity", "objectId", "FBID", "GPID")
 STREAM_TYPES = ("profile", "event")
+# What a row marked deleted (`_sdc_deleted_at` set) does: left out, or sent like any other row.
+ON_DELETE = ("skip", "upsert")
+DELETED_AT = "_sdc_deleted_at"
 DEFAULT_IDENTITY_FIELD = "identity"
 DEFAULT_IDENTITY_TYPE = "identity"
 DEFAULT_EVENT_NAME_FIELD = "evtName"
 DEFAULT_TIMESTAMP_FIELD = "ts"
 DEFAULT_MAP_STANDARD_FIELDS = True
+DEFAULT_ON_DELETE = "skip"
 DEFAULTS_KEY = "*"
 
 StreamKind = Literal["profile", "event"]
@@ -33,6 +37,7 @@ class StreamSettings:
     event_name: str | None
     event_name_field: str | None
     timestamp_field: str
+    on_delete: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
         event_name=merged.get("event_name") or None,
         event_name_field=merged.get("event_name_field", DEFAULT_EVENT_NAME_FIELD) or None,
         timestamp_field=merged.get("timestamp_field") or DEFAULT_TIMESTAMP_FIELD,
+        on_delete=merged.get("on_delete") or DEFAULT_ON_DELETE,
     )
 
 

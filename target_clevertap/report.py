@@ -16,6 +16,7 @@ class StreamTally:
     accepted: int = 0
     rejected_local: int = 0
     rejected_clevertap: int = 0
+    skipped_deleted: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -30,11 +31,16 @@ class RunReport:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._received: Counter[str] = Counter()
+        self._skipped_deleted: Counter[str] = Counter()
         self.streams: dict[str, StreamTally] = {}
 
     def received(self, stream: str) -> None:
         """One record read for a stream (reading thread only, so no lock on the hot path)."""
         self._received[stream] += 1
+
+    def skipped_deleted(self, stream: str) -> None:
+        """One row marked deleted left out by `on_delete: skip` (reading thread only)."""
+        self._skipped_deleted[stream] += 1
 
     def rejected_locally(self, stream: str, code: str) -> None:
         """One record refused before sending."""
@@ -63,6 +69,8 @@ class RunReport:
         with self._lock:
             for stream, count in self._received.items():
                 self._tally(stream).received = count
+            for stream, count in self._skipped_deleted.items():
+                self._tally(stream).skipped_deleted = count
             return [_summary_line(name, t) for name, t in sorted(self.streams.items())]
 
     def _tally(self, stream: str) -> StreamTally:
@@ -78,4 +86,9 @@ def _summary_line(stream: str, tally: StreamTally) -> str:
     if tally.reasons:
         top = ", ".join(f"{code} x{n}" for code, n in tally.reasons.most_common(5))
         line += f" (most frequent reasons: {top})"
+    if tally.skipped_deleted:
+        line += (
+            f", skipped {tally.skipped_deleted} rows marked deleted (_sdc_deleted_at): not sent, "
+            "so CleverTap keeps what it had for them (setting 'on_delete')"
+        )
     return line + "."

@@ -21,6 +21,7 @@ from target_clevertap.config import CONFIG_SCHEMA, Settings, config_errors
 from target_clevertap.delivery import DeliveryFailed
 from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
+from target_clevertap.plan import DELETED_AT, stream_settings
 from target_clevertap.record_validation import InvalidStreamSchema
 from target_clevertap.sink import CleverTapSink
 from target_clevertap.stopping import StopSignals
@@ -94,6 +95,12 @@ class TargetClevertap(Target):
     # flattened or unknown stream, a malformed message) takes the SDK's path.
 
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        record = message_dict.get("record")
+        if type(record) is dict and record.get(DELETED_AT) is not None:
+            skipped_in = self._stream_skipping_deleted_rows(message_dict.get("stream"))
+            if skipped_in is not None:
+                self.pipeline.skip_deleted(skipped_in)
+                return
         sink = self._lean_sink(message_dict)
         if sink is None:
             super()._process_record_message(message_dict)
@@ -101,6 +108,23 @@ class TargetClevertap(Target):
         sink.process_passed_through(message_dict["record"])
         if time.time() >= self._clock_due:
             self._on_clock()
+
+    def _stream_skipping_deleted_rows(self, stream: Any) -> str | None:
+        """The stream a row marked deleted is counted in if it is left out (`on_delete: skip`).
+
+        Read here, before stream maps and the SDK's removal of `_sdc_` keys, so no row marked
+        deleted is upserted unless `on_delete` says so. The setting is that of the stream the
+        row lands in (its alias, where stream maps rename it); a row that stream maps send to
+        several streams is sent only if every one of them says `upsert`. A stream without a
+        SCHEMA yet is left to the SDK's path, which refuses it.
+        """
+        maps = self.mapper.stream_maps.get(stream)
+        if not maps:
+            return None
+        aliases = [stream_map.stream_alias for stream_map in maps]
+        if all(stream_settings(self.config, alias).on_delete == "upsert" for alias in aliases):
+            return None
+        return aliases[0]
 
     def _lean_sink(self, message: dict[str, Any]) -> CleverTapSink | None:
         stream = message.get("stream")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from target_clevertap.config import config_errors
-from target_clevertap.plan import StreamPlan, plan_stream
+from target_clevertap.plan import StreamPlan, plan_stream, stream_settings
 
 VALID = {"account_id": "ACC-1", "passcode": "s3cr3t-pass", "region": "eu1"}
 SCHEMA: dict[str, Any] = {"properties": {"id": {"type": "string"}}}
@@ -260,6 +260,21 @@ def test_bad_identity_type_is_refused(identity_type: str) -> None:
         f"Setting 'streams.s.identity_type' is '{identity_type}'; use one of "
         "identity, objectId, FBID, GPID."
     ]
+
+
+@pytest.mark.parametrize("on_delete", ["delete", "SKIP", "ignore"])
+def test_bad_on_delete_is_refused(on_delete: str) -> None:
+    assert config_errors(config(streams={"*": {"on_delete": on_delete}})) == [
+        f"Setting 'streams.*.on_delete' is '{on_delete}'; use 'skip' (rows marked deleted are "
+        "not sent) or 'upsert' (they are sent like any row)."
+    ]
+
+
+@pytest.mark.parametrize("on_delete", [None, "skip", "upsert"])
+def test_on_delete_defaults_to_skip(on_delete: str | None) -> None:
+    entry = {} if on_delete is None else {"on_delete": on_delete}
+    assert config_errors(config(streams={"s": entry})) == []
+    assert stream_settings(config(streams={"s": entry}), "s").on_delete == (on_delete or "skip")
 
 
 def test_bad_stream_type_is_refused() -> None:
