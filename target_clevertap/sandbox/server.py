@@ -23,15 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from target_clevertap.sandbox.faults import Faults, FaultState
+from target_clevertap.sandbox.service import ApiRequest, Credentials, Reply, encode_json, fail_reply
 from target_clevertap.sandbox.stats import Stats
 from target_clevertap.sandbox.store import MEMORY, Row, SandboxStore, StoreWriter
-from target_clevertap.sandbox.upload import (
-    Reply,
-    UploadRequest,
-    UploadService,
-    encode_json,
-    fail_reply,
-)
+from target_clevertap.sandbox.upload import UploadService
 from target_clevertap.sandbox.validation import Rules
 
 DEFAULT_ACCOUNT_ID = "sandbox-account"
@@ -76,8 +71,7 @@ class Sandbox:
         self._stats = Stats()
         self._store = StoreWriter(db_path or MEMORY) if store else None
         self._upload = UploadService(
-            account_id=account_id,
-            passcode=passcode,
+            credentials=Credentials(account_id, passcode),
             rules=self.rules,
             faults=self._faults,
             stats=self._stats,
@@ -171,7 +165,7 @@ class Sandbox:
     def counts(self) -> dict[str, Any]:
         return self.store.counts()
 
-    def handle_upload(self, request: UploadRequest) -> Reply:
+    def handle_upload(self, request: ApiRequest) -> Reply:
         """Answer one ``/1/upload`` request without HTTP (the HTTP handler calls this)."""
         return self._upload.handle(request)
 
@@ -265,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         return endpoint(self, query, body)
 
     def _upload(self, query: str, body: bytes) -> Reply:
-        request = UploadRequest(
+        request = ApiRequest(
             account_id=self.headers.get("X-CleverTap-Account-Id"),
             passcode=self.headers.get("X-CleverTap-Passcode"),
             query=query,
