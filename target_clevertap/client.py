@@ -28,7 +28,6 @@ from target_clevertap.lanes import Budget, Lane, UnclearAnswer
 from target_clevertap.limiter import AdaptiveLimiter
 from target_clevertap.text import shown
 
-UPLOAD_PATH = "/1/upload"
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_WAIT_SECONDS = 60.0
 
@@ -134,11 +133,8 @@ class UploadClient:
     def _url(self, lane: Lane) -> str:
         if not self._dry_run:
             return self.base_url + lane.path
-        if lane.path != UPLOAD_PATH:
-            raise UploadError(
-                f"Setting 'dry_run' is on, and CleverTap has no dry run for {lane.name} requests: "
-                "none is sent; turn 'dry_run' off to send them."
-            )
+        if not lane.dry_run:  # the pipeline sends none of these on a dry run; never send one
+            raise UploadError(f"CleverTap has no dry run for {lane.name} requests.")
         return self.base_url + lane.path + "?dryRun=1"
 
     def _send_with_retries(self, request: _Request) -> tuple[int, Any, int]:

@@ -23,7 +23,9 @@ from target_clevertap.plan import (
     IDENTITY_TYPES,
     ON_DELETE,
     STREAM_TYPES,
+    StreamSettings,
     stream_settings,
+    why_it_cannot_delete,
 )
 
 REGION_HOSTS: dict[str, str] = {
@@ -143,7 +145,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         description=(
             'Per-stream settings keyed by stream name; "*" gives defaults. Each: type '
             "(profile|event), identity_field, identity_type, event_name, event_name_field, "
-            "timestamp_field, on_delete (skip|upsert: what a row with _sdc_deleted_at does)."
+            "timestamp_field, on_delete (skip|upsert|delete: what a row whose _sdc_deleted_at "
+            "is set does)."
         ),
     ),
     th.Property(
@@ -342,21 +345,38 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
         settings = stream_settings(config, name)
         if settings.type not in (None, *STREAM_TYPES):
             errors.append(
-                f"Setting 'streams.{name}.type' is '{settings.type}'; use 'profile' or 'event'."
+                f"Setting 'streams.{name}.type' is '{settings.type}'; use 'profile', 'event' or "
+                "'delete'."
             )
         if settings.identity_type not in IDENTITY_TYPES:
             errors.append(
                 f"Setting 'streams.{name}.identity_type' is '{settings.identity_type}'; use one "
                 f"of {', '.join(IDENTITY_TYPES)}."
             )
-        if settings.on_delete not in ON_DELETE:
-            errors.append(
-                f"Setting 'streams.{name}.on_delete' is '{settings.on_delete}'; use 'skip' (rows "
-                "marked deleted are not sent) or 'upsert' (they are sent like any row)."
-            )
+        errors += _deletion_errors(name, settings)
         if settings.type == "event" and not (settings.event_name or settings.event_name_field):
             errors.append(
                 f"Stream '{name}' is an event stream but has neither 'event_name' nor "
                 "'event_name_field': set one of them in its 'streams' entry."
             )
     return errors
+
+
+def _deletion_errors(name: str, settings: StreamSettings) -> list[str]:
+    if settings.on_delete not in ON_DELETE:
+        return [
+            f"Setting 'streams.{name}.on_delete' is '{settings.on_delete}'; use 'skip' (rows "
+            "marked deleted are not sent), 'upsert' (they are sent like any row) or 'delete' "
+            "(their CleverTap profiles are deleted)."
+        ]
+    why = why_it_cannot_delete(settings.type, settings.identity_type)
+    if why is None:
+        return []
+    if settings.type == "delete":
+        return [f"Setting 'streams.{name}.type' is 'delete', but {why}."]
+    if settings.on_delete == "delete" and not settings.on_delete_inherited:
+        return [
+            f"Setting 'streams.{name}.on_delete' is 'delete', but {why}; use 'skip' or "
+            "'upsert' for this stream."
+        ]
+    return []

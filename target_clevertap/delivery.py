@@ -4,7 +4,8 @@ Each lane's requests go through its budget's worker pool (see `lanes`), after th
 barrier lets them (see `ordering`). How many batches may wait behind the requests in flight is
 bounded by the reader's window (see `Pipeline`), so memory stays flat when CleverTap is slower
 than the tap. A request refused whole as malformed (400) is split in halves until the records
-causing it are isolated, on lanes answered per record; on a lane answered per call it fails.
+causing it are isolated (on every lane: an identity a delete call refuses alone is rejected with
+CleverTap's text, and the others are deleted).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Route:
     stream: str
     lane: Lane
     kind: Kind
-    identity_key: str
+    identity_key: str  # the kind of identity its records are for (identity, objectId, ...)
+    payload_key: str  # where a payload holds it (`guid` for an objectId in a delete)
 
 
 @dataclass
@@ -144,8 +146,6 @@ class Delivery:
         try:
             answer = self._client.send(lane, payloads, stream)
         except BatchRefused as refusal:
-            if not lane.answered_per_record:
-                raise UploadError(f"CleverTap refused the call as malformed: {refusal}") from None
             return self._split(lane, payloads, stream, str(refusal))
         except UnencodableRecords:
             return self._send_encodable(lane, payloads, stream)

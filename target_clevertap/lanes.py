@@ -32,6 +32,7 @@ class Lane:
     max_records: int
     budget: Budget
     answered_per_record: bool
+    dry_run: bool  # CleverTap takes `?dryRun=1` (validate, store nothing) on this endpoint
 
     def body(self, payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """The request body for a batch of this lane's payloads."""
@@ -61,8 +62,19 @@ def _values_by_key(payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {key: [payload[key] for payload in payloads]}
 
 
-UPLOADS = Lane("upload", "/1/upload", 1000, "upload", answered_per_record=True)
-DEVICE_TOKENS = Lane("device token upload", "/1/upload", 100, "upload", answered_per_record=True)
-DELETES = Lane("profile delete", "/1/delete/profiles.json", 100, "other", answered_per_record=False)
-SUBSCRIPTIONS = Lane("subscribe", "/1/subscribe", 1000, "other", answered_per_record=True)
+UPLOADS = Lane("upload", "/1/upload", 1000, "upload", answered_per_record=True, dry_run=True)
+DEVICE_TOKENS = Lane(
+    "device token upload", "/1/upload", 100, "upload", answered_per_record=True, dry_run=True
+)
+DELETES = Lane(
+    "profile delete",
+    "/1/delete/profiles.json",
+    100,
+    "other",
+    answered_per_record=False,
+    dry_run=False,
+)
+SUBSCRIPTIONS = Lane(
+    "subscribe", "/1/subscribe", 1000, "other", answered_per_record=True, dry_run=False
+)
 LANES = (UPLOADS, DEVICE_TOKENS, DELETES, SUBSCRIPTIONS)

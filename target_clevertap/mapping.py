@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from target_clevertap import preflight, values
-from target_clevertap.plan import StreamPlan
+from target_clevertap.plan import DELETABLE_BY, StreamPlan
 from target_clevertap.standard_fields import STANDARD_KEYS, StandardField, standard_field_for
 from target_clevertap.text import shown
 from target_clevertap.values import INT64_MAX, INT64_MIN, Unmappable
@@ -42,6 +42,16 @@ class Rejection:
     code: str
     reason: str
     payload: Payload | None = None
+
+
+def deletion(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection:
+    """The profile to delete for a row marked deleted (or of a delete stream): its identity only,
+    under the key CleverTap's delete call takes (`identity`, or `guid` for objectId streams)."""
+    try:
+        identity = _identity(record, plan)
+    except Unmappable as problem:
+        return Rejection(problem.code, problem.reason)
+    return {DELETABLE_BY[plan.identity_type]: identity}
 
 
 class RecordMapper:

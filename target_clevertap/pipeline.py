@@ -68,9 +68,12 @@ class Pipeline:
             self._wait_for_room(position)
         self._report.received(route.stream)
         if isinstance(result, Rejection):
-            self._reject_locally(route.stream, record, result)
+            self._reject_locally(route, record, result)
             return
-        identity = result[route.identity_key]
+        if self._settings.dry_run and not route.lane.dry_run:
+            self._report.held_in_dry_run(route.stream)
+            return
+        identity = result[route.payload_key]
         followed = self._followed.get(route)
         for other in self._learn(route) if followed is None else followed:
             self._send_first_if_it_holds(other, identity)
@@ -169,8 +172,11 @@ class Pipeline:
             else:
                 self._checkpoint.wait_while_open(span)
 
-    def _reject_locally(self, stream: str, record: Mapping[str, Any], rejection: Rejection) -> None:
+    def _reject_locally(
+        self, route: Route, record: Mapping[str, Any], rejection: Rejection
+    ) -> None:
         """A record refused before sending: into the rejects file, counted, never sent."""
+        stream = route.stream
         self._rejects.write(
             stream,
             record,
@@ -179,12 +185,19 @@ class Pipeline:
             error=rejection.reason,
             source="local",
         )
-        self._report.rejected_locally(stream, rejection.code)
+        self._report.rejected_locally(stream, rejection.code, erasure=route.kind == "delete")
         self._logger.debug("Stream '%s': record rejected: %s", stream, rejection.reason)
 
     def _log_summary(self) -> None:
         for line in self._report.summary_lines():
             self._logger.info(line)
+        for stream, count in self._report.not_erased.items():
+            self._logger.warning(
+                "Stream '%s': %d rows marked deleted could not be erased in CleverTap (see the "
+                "rejected records); their profiles stay until they are.",
+                stream,
+                count,
+            )
         if self._settings.dry_run:
             self._logger.info(
                 "Dry run: CleverTap validated the records and stored nothing; no state written."
@@ -198,6 +211,7 @@ class Pipeline:
         """Runs on a worker thread once CleverTap has answered for every record of a batch."""
         codes = []
         sent = len(batch.payloads)
+        erasures = batch.route.kind == "delete"
         for failure in outcome.failures:
             self._rejects.write(
                 batch.stream,
@@ -211,8 +225,8 @@ class Pipeline:
                 codes.append(str(failure.code))
             else:
                 sent -= 1
-                self._report.rejected_locally(batch.stream, str(failure.code))
-        self._report.delivered(batch.stream, sent, codes)
+                self._report.rejected_locally(batch.stream, str(failure.code), erasure=erasures)
+        self._report.delivered(batch.stream, sent, codes, erasures=erasures)
         self._logger.info(
             "Stream '%s': sent %d, accepted %d, rejected %d, HTTP %d, %.0f ms, %d retries, "
             "%d in flight allowed.",

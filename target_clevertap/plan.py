@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 IDENTITY_TYPES = ("identity", "objectId", "FBID", "GPID")
-STREAM_TYPES = ("profile", "event")
-# What a row marked deleted (`_sdc_deleted_at` set) does: left out, or sent like any other row.
-ON_DELETE = ("skip", "upsert")
+# CleverTap deletes profiles by identity, or by CleverTap ID ("guid", our objectId) only.
+DELETABLE_BY = {"identity": "identity", "objectId": "guid"}
+STREAM_TYPES = ("profile", "event", "delete")
+# What a row marked deleted (`_sdc_deleted_at` set) does: left out, sent like any other row, or
+# its CleverTap profile deleted.
+ON_DELETE = ("skip", "upsert", "delete")
 DELETED_AT = "_sdc_deleted_at"
 DEFAULT_IDENTITY_FIELD = "identity"
 DEFAULT_IDENTITY_TYPE = "identity"
@@ -24,7 +27,11 @@ DEFAULT_MAP_STANDARD_FIELDS = True
 DEFAULT_ON_DELETE = "skip"
 DEFAULTS_KEY = "*"
 
-StreamKind = Literal["profile", "event"]
+StreamKind = Literal["profile", "event", "delete"]
+
+
+class UnusableStreamSettings(Exception):
+    """A stream's own settings ask for what its kind cannot do (known once its SCHEMA is read)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class StreamSettings:
     event_name_field: str | None
     timestamp_field: str
     on_delete: str
+    on_delete_inherited: bool  # from the "*" entry, not the stream's own
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class StreamPlan:
     date_fields: frozenset[str]
     map_standard_fields: bool
     default_phone_region: str | None
+    on_delete: str = DEFAULT_ON_DELETE
+    note: str | None = None  # said once at the stream's start: a setting that does not apply
 
     @functools.cached_property
     def routing_fields(self) -> frozenset[str]:
@@ -65,6 +75,11 @@ class StreamPlan:
 
     def describe(self) -> str:
         """Say, for the log, how this stream is read."""
+        if self.kind == "delete":
+            return (
+                f"Stream '{self.stream}' deletes profiles: every row names one by "
+                f"'{self.identity_field}' as {self.identity_type}."
+            )
         if self.kind == "profile":
             return (
                 f"Stream '{self.stream}' is loaded as profiles: identity from "
@@ -86,7 +101,8 @@ class StreamPlan:
 def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
     """The stream's own entry over the "*" defaults over the built-in defaults."""
     streams = config.get("streams") or {}
-    merged = {**(streams.get(DEFAULTS_KEY) or {}), **(streams.get(stream) or {})}
+    own = streams.get(stream) or {}
+    merged = {**(streams.get(DEFAULTS_KEY) or {}), **own}
     return StreamSettings(
         type=merged.get("type"),
         identity_field=merged.get("identity_field") or DEFAULT_IDENTITY_FIELD,
@@ -95,6 +111,7 @@ def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
         event_name_field=merged.get("event_name_field", DEFAULT_EVENT_NAME_FIELD) or None,
         timestamp_field=merged.get("timestamp_field") or DEFAULT_TIMESTAMP_FIELD,
         on_delete=merged.get("on_delete") or DEFAULT_ON_DELETE,
+        on_delete_inherited=stream != DEFAULTS_KEY and "on_delete" not in own,
     )
 
 
@@ -104,6 +121,7 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
     properties: Mapping[str, Any] = schema.get("properties") or {}
     looks_like_events = bool(settings.event_name) or settings.event_name_field in properties
     kind: StreamKind = settings.type or ("event" if looks_like_events else "profile")
+    on_delete, note = _effective_on_delete(stream, settings, kind)
     return StreamPlan(
         stream=stream,
         kind=kind,
@@ -115,6 +133,35 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
         date_fields=frozenset(k for k, v in properties.items() if _is_date_property(v)),
         map_standard_fields=bool(config.get("map_standard_fields", DEFAULT_MAP_STANDARD_FIELDS)),
         default_phone_region=config.get("default_phone_region") or None,
+        on_delete=on_delete,
+        note=note,
+    )
+
+
+def why_it_cannot_delete(kind: str | None, identity_type: str) -> str | None:
+    """Why rows of such a stream cannot delete CleverTap profiles, or None if they can."""
+    if kind == "event":
+        return "an event stream cannot delete (CleverTap deletes profiles, not single events)"
+    if identity_type not in DELETABLE_BY:
+        return f"CleverTap deletes profiles by identity or objectId only, not by {identity_type}"
+    return None
+
+
+def _effective_on_delete(
+    stream: str, settings: StreamSettings, kind: StreamKind
+) -> tuple[str, str | None]:
+    """The stream's `on_delete`, and a note if one from the "*" entry does not apply to it."""
+    why = why_it_cannot_delete(kind, settings.identity_type)
+    if settings.on_delete != "delete" or kind == "delete" or why is None:
+        return settings.on_delete, None
+    if not settings.on_delete_inherited:
+        raise UnusableStreamSettings(
+            f"Setting 'streams.{stream}.on_delete' is 'delete', but {why}; use 'skip' or "
+            "'upsert' for this stream."
+        )
+    return DEFAULT_ON_DELETE, (
+        f"Stream '{stream}': 'on_delete: delete' from the \"*\" entry does not apply ({why}); "
+        "its rows marked deleted are skipped."
     )
 
 

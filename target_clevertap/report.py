@@ -17,6 +17,9 @@ class StreamTally:
     rejected_local: int = 0
     rejected_clevertap: int = 0
     skipped_deleted: int = 0
+    deleted: int = 0
+    not_erased: int = 0  # deletions rejected, here or by CleverTap
+    held_in_dry_run: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -32,6 +35,7 @@ class RunReport:
         self._lock = threading.Lock()
         self._received: Counter[str] = Counter()
         self._skipped_deleted: Counter[str] = Counter()
+        self._held_in_dry_run: Counter[str] = Counter()
         self.streams: dict[str, StreamTally] = {}
 
     def received(self, stream: str) -> None:
@@ -42,21 +46,38 @@ class RunReport:
         """One row marked deleted left out by `on_delete: skip` (reading thread only)."""
         self._skipped_deleted[stream] += 1
 
-    def rejected_locally(self, stream: str, code: str) -> None:
-        """One record refused before sending."""
+    def held_in_dry_run(self, stream: str) -> None:
+        """One record a dry run does not send, as its endpoint has no dry run (reading thread)."""
+        self._held_in_dry_run[stream] += 1
+
+    def rejected_locally(self, stream: str, code: str, *, erasure: bool = False) -> None:
+        """One record refused before sending (`erasure`: a profile to delete)."""
         with self._lock:
             tally = self._tally(stream)
             tally.rejected_local += 1
+            tally.not_erased += erasure
             tally.reasons[code] += 1
 
-    def delivered(self, stream: str, sent: int, refused_codes: list[str]) -> None:
-        """A batch's outcome: records sent, and the codes of those CleverTap refused."""
+    def delivered(
+        self, stream: str, sent: int, refused_codes: list[str], *, erasures: bool = False
+    ) -> None:
+        """A batch's outcome: records sent, and the codes of those CleverTap refused
+        (`erasures`: the batch deleted profiles)."""
         with self._lock:
             tally = self._tally(stream)
             tally.sent += sent
             tally.accepted += sent - len(refused_codes)
             tally.rejected_clevertap += len(refused_codes)
             tally.reasons.update(refused_codes)
+            if erasures:
+                tally.deleted += sent - len(refused_codes)
+                tally.not_erased += len(refused_codes)
+
+    @property
+    def not_erased(self) -> dict[str, int]:
+        """Per stream, the profiles to delete that were rejected instead."""
+        with self._lock:
+            return {name: t.not_erased for name, t in sorted(self.streams.items()) if t.not_erased}
 
     @property
     def total_rejected(self) -> int:
@@ -71,6 +92,8 @@ class RunReport:
                 self._tally(stream).received = count
             for stream, count in self._skipped_deleted.items():
                 self._tally(stream).skipped_deleted = count
+            for stream, count in self._held_in_dry_run.items():
+                self._tally(stream).held_in_dry_run = count
             return [_summary_line(name, t) for name, t in sorted(self.streams.items())]
 
     def _tally(self, stream: str) -> StreamTally:
@@ -86,6 +109,13 @@ def _summary_line(stream: str, tally: StreamTally) -> str:
     if tally.reasons:
         top = ", ".join(f"{code} x{n}" for code, n in tally.reasons.most_common(5))
         line += f" (most frequent reasons: {top})"
+    if tally.deleted:
+        line += f", deleted {tally.deleted} profiles"
+    if tally.held_in_dry_run:
+        line += (
+            f", would have deleted {tally.held_in_dry_run} profiles (a dry run sends no delete: "
+            "CleverTap's delete has no dry run)"
+        )
     if tally.skipped_deleted:
         line += (
             f", skipped {tally.skipped_deleted} rows marked deleted (_sdc_deleted_at): not sent, "

@@ -7,15 +7,15 @@ stream's partial batches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
 from target_clevertap.delivery import Route
-from target_clevertap.lanes import UPLOADS
-from target_clevertap.mapping import RecordMapper, Rejection
-from target_clevertap.plan import plan_stream
+from target_clevertap.lanes import DELETES, UPLOADS
+from target_clevertap.mapping import RecordMapper, Rejection, deletion
+from target_clevertap.plan import DELETABLE_BY, plan_stream
 from target_clevertap.record_validation import RecordValidator
 
 if TYPE_CHECKING:
@@ -49,7 +49,11 @@ class CleverTapSink(BatchSink):
         self._mapper = RecordMapper(self.plan)
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
-        self._route = Route(stream_name, UPLOADS, self.plan.kind, self.plan.identity_type)
+        identity_type = self.plan.identity_type
+        self._route = Route(stream_name, UPLOADS, self.plan.kind, identity_type, identity_type)
+        self._deletes = Route(
+            stream_name, DELETES, "delete", identity_type, DELETABLE_BY.get(identity_type, "")
+        )
         self._record_validator = (
             RecordValidator(schema, stream_name) if self.validate_schema else None
         )
@@ -58,6 +62,8 @@ class CleverTapSink(BatchSink):
     def setup(self) -> None:
         """Say, once per stream, how its records are read, and warn of a missing event name."""
         self.logger.info(self.plan.describe())
+        if self.plan.note:
+            self.logger.info(self.plan.note)
         if self.plan.kind == "event" and not self.plan.event_name:
             field = self.plan.event_name_field
             if field not in self.schema.get("properties", {}):
@@ -108,7 +114,15 @@ class CleverTapSink(BatchSink):
         self._hand_on(record)
         self.record_counter_metric.value += 1  # logged by the target's clock check
 
+    def delete(self, record: Mapping[str, Any]) -> None:
+        """A row marked deleted, on a stream whose `on_delete` is `delete`: only its identity
+        matters, so it is not checked against the SCHEMA (deletion rows often hold only keys)."""
+        self._pipeline.accept(self._deletes, record, deletion(record, self.plan))
+
     def _hand_on(self, record: dict[str, Any]) -> None:
+        if self.plan.kind == "delete":
+            self.delete(record)
+            return
         validator = self._record_validator
         violation = None if validator is None else validator.violation(record)
         result = (

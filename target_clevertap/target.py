@@ -21,7 +21,7 @@ from target_clevertap.config import CONFIG_SCHEMA, Settings, config_errors
 from target_clevertap.delivery import DeliveryFailed
 from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
-from target_clevertap.plan import DELETED_AT, stream_settings
+from target_clevertap.plan import DEFAULT_ON_DELETE, DELETED_AT, UnusableStreamSettings
 from target_clevertap.record_validation import InvalidStreamSchema
 from target_clevertap.sink import CleverTapSink
 from target_clevertap.stopping import StopSignals
@@ -64,7 +64,12 @@ class TargetClevertap(Target):
         """Process every line; returns why the run fails, if it does."""
         try:
             self.listen(lines)  # type: ignore[arg-type]
-        except (InputError, InvalidStreamSchema, RecordsWithoutSchemaException) as exc:
+        except (
+            InputError,
+            InvalidStreamSchema,
+            RecordsWithoutSchemaException,
+            UnusableStreamSettings,
+        ) as exc:
             return f"Input line {self.message_reader.line_number}: {exc}"
         except MissingKeyPropertiesError:
             return (
@@ -96,11 +101,12 @@ class TargetClevertap(Target):
 
     def _process_record_message(self, message_dict: dict[str, Any]) -> None:
         record = message_dict.get("record")
-        if type(record) is dict and record.get(DELETED_AT) is not None:
-            skipped_in = self._stream_skipping_deleted_rows(message_dict.get("stream"))
-            if skipped_in is not None:
-                self.pipeline.skip_deleted(skipped_in)
-                return
+        if (
+            type(record) is dict
+            and record.get(DELETED_AT) is not None
+            and self._took_deleted_row(message_dict.get("stream"), record)
+        ):
+            return
         sink = self._lean_sink(message_dict)
         if sink is None:
             super()._process_record_message(message_dict)
@@ -109,22 +115,28 @@ class TargetClevertap(Target):
         if time.time() >= self._clock_due:
             self._on_clock()
 
-    def _stream_skipping_deleted_rows(self, stream: Any) -> str | None:
-        """The stream a row marked deleted is counted in if it is left out (`on_delete: skip`).
+    def _took_deleted_row(self, stream: Any, record: dict[str, Any]) -> bool:
+        """Handle a row marked deleted as its stream's `on_delete` says; False: send it as usual.
 
         Read here, before stream maps and the SDK's removal of `_sdc_` keys, so no row marked
         deleted is upserted unless `on_delete` says so. The setting is that of the stream the
         row lands in (its alias, where stream maps rename it); a row that stream maps send to
-        several streams is sent only if every one of them says `upsert`. A stream without a
-        SCHEMA yet is left to the SDK's path, which refuses it.
+        several streams is sent as usual only if every one of them says `upsert`. A stream
+        without a SCHEMA yet is left to the SDK's path, which refuses it.
         """
         maps = self.mapper.stream_maps.get(stream)
         if not maps:
-            return None
-        aliases = [stream_map.stream_alias for stream_map in maps]
-        if all(stream_settings(self.config, alias).on_delete == "upsert" for alias in aliases):
-            return None
-        return aliases[0]
+            return False
+        sinks = {m.stream_alias: self._sinks_active.get(m.stream_alias) for m in maps}
+        settings = {alias: _on_delete(sink) for alias, sink in sinks.items()}
+        if all(on_delete == "upsert" for on_delete in settings.values()):
+            return False
+        for alias, sink in sinks.items():
+            if settings[alias] == "delete" and isinstance(sink, CleverTapSink):
+                sink.delete(record)
+            else:
+                self.pipeline.skip_deleted(alias)
+        return True
 
     def _lean_sink(self, message: dict[str, Any]) -> CleverTapSink | None:
         stream = message.get("stream")
@@ -209,6 +221,10 @@ class TargetClevertap(Target):
         config = config or _ConfigInput()
         target = cls(config=config.config, parse_env_config=config.parse_env)
         sys.exit(target.run(file_input))
+
+
+def _on_delete(sink: Sink | None) -> str:
+    return sink.plan.on_delete if isinstance(sink, CleverTapSink) else DEFAULT_ON_DELETE
 
 
 def _schema_errors(schema: dict[str, Any], config: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ the deletes issue; here records are handed to the pipeline as a sink would.)
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -22,7 +23,7 @@ from tests.loopback_api import LoopbackApi
 
 URL = "https://api.clevertap.com"
 DELETE_URL = f"{URL}/1/delete/profiles.json"
-USERS_DELETED = Route("users", DELETES, "delete", "identity")
+USERS_DELETED = Route("users", DELETES, "delete", "identity", "identity")
 
 
 def pipeline(**settings: Any) -> Pipeline:
@@ -100,20 +101,37 @@ def test_a_delete_answer_that_does_not_say_success_is_retried_then_fails_the_run
     assert capsys.readouterr().out == "", "no state past a delete that may not have happened"
 
 
-def test_a_delete_refused_as_malformed_fails_the_run_without_splitting(api: rm.Mocker) -> None:
-    api.post(DELETE_URL, status_code=400, json={"status": "fail", "error": "Bad request"})
+def test_a_delete_refused_as_malformed_is_split_down_to_the_identity_refused(
+    api: rm.Mocker, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    def answer(request: Any, context: Any) -> dict[str, Any]:
+        refused = "u3" in request.json()["identity"]
+        context.status_code = 400 if refused else 200
+        return {"status": "fail", "error": "Bad identity"} if refused else {"status": "success"}
 
-    with pytest.raises(RunFailed, match="refused the call as malformed"):
-        deliver(pipeline(), USERS_DELETED, deletes(10))
+    api.post(DELETE_URL, json=answer)
+    rejects = tmp_path / "rejected.jsonl"
 
-    assert api.call_count == 1
+    deliver(pipeline(rejected_records_path=str(rejects)), USERS_DELETED, deletes(8), state=8)
+
+    answered = [r.json()["identity"] for r in api.request_history]
+    deleted = sorted(i for identities in answered if "u3" not in identities for i in identities)
+    assert deleted == sorted(f"u{n}" for n in range(8) if n != 3)
+    [rejected] = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert (rejected["payload"], rejected["code"]) == ({"identity": "u3"}, 400)
+    assert "Bad identity" in rejected["error"]
+    assert capsys.readouterr().out == "8\n"
 
 
-def test_a_dry_run_sends_no_delete(api: rm.Mocker) -> None:
-    with pytest.raises(RunFailed, match="no dry run for profile delete requests"):
-        deliver(pipeline(dry_run=True), USERS_DELETED, deletes(2))
+def test_a_dry_run_sends_no_delete_and_says_how_many_it_would_have(
+    api: rm.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    deliver(pipeline(dry_run=True), USERS_DELETED, deletes(2))
 
     assert api.call_count == 0
+    assert "would have deleted 2 profiles" in caplog.text
 
 
 def test_deletes_keep_to_the_budget_of_cleverTaps_other_apis() -> None:

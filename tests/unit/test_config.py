@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from target_clevertap.config import config_errors
-from target_clevertap.plan import StreamPlan, plan_stream, stream_settings
+from target_clevertap.plan import StreamPlan, UnusableStreamSettings, plan_stream, stream_settings
 
 VALID = {"account_id": "ACC-1", "passcode": "s3cr3t-pass", "region": "eu1"}
 SCHEMA: dict[str, Any] = {"properties": {"id": {"type": "string"}}}
@@ -262,12 +262,68 @@ def test_bad_identity_type_is_refused(identity_type: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("on_delete", ["delete", "SKIP", "ignore"])
+@pytest.mark.parametrize("on_delete", ["erase", "SKIP", "ignore"])
 def test_bad_on_delete_is_refused(on_delete: str) -> None:
     assert config_errors(config(streams={"*": {"on_delete": on_delete}})) == [
         f"Setting 'streams.*.on_delete' is '{on_delete}'; use 'skip' (rows marked deleted are "
-        "not sent) or 'upsert' (they are sent like any row)."
+        "not sent), 'upsert' (they are sent like any row) or 'delete' (their CleverTap profiles "
+        "are deleted)."
     ]
+
+
+@pytest.mark.parametrize(
+    ("streams", "error"),
+    [
+        (
+            {"s": {"type": "event", "on_delete": "delete"}},
+            "Setting 'streams.s.on_delete' is 'delete', but an event stream cannot delete "
+            "(CleverTap deletes profiles, not single events); use 'skip' or 'upsert' for this "
+            "stream.",
+        ),
+        (
+            {"s": {"identity_type": "FBID", "on_delete": "delete"}},
+            "Setting 'streams.s.on_delete' is 'delete', but CleverTap deletes profiles by "
+            "identity or objectId only, not by FBID; use 'skip' or 'upsert' for this stream.",
+        ),
+        (
+            {"*": {"identity_type": "GPID", "on_delete": "delete"}},
+            "Setting 'streams.*.on_delete' is 'delete', but CleverTap deletes profiles by "
+            "identity or objectId only, not by GPID; use 'skip' or 'upsert' for this stream.",
+        ),
+        (
+            {"erasures": {"type": "delete", "identity_type": "FBID"}},
+            "Setting 'streams.erasures.type' is 'delete', but CleverTap deletes profiles by "
+            "identity or objectId only, not by FBID.",
+        ),
+    ],
+)
+def test_a_delete_that_cannot_be_done_is_refused_at_start(streams: dict, error: str) -> None:
+    assert config_errors(config(streams=streams)) == [error]
+
+
+@pytest.mark.parametrize(
+    "streams",
+    [
+        {"*": {"on_delete": "delete"}, "clicks": {"type": "event"}},  # inherited: ignored there
+        {"*": {"on_delete": "delete"}, "fb": {"identity_type": "FBID"}},
+        {"s": {"on_delete": "delete", "identity_type": "objectId"}},
+        {"erasures": {"type": "delete"}},
+    ],
+)
+def test_deletes_that_can_be_done_or_are_inherited_pass(streams: dict) -> None:
+    assert config_errors(config(streams=streams)) == []
+
+
+def test_an_inherited_delete_is_ignored_for_an_event_stream_with_a_note() -> None:
+    plan = plan_stream(config(streams={"*": {"on_delete": "delete"}}), "clicks", EVENT_SCHEMA)
+    assert (plan.kind, plan.on_delete) == ("event", "skip")
+    assert plan.note is not None
+    assert "'on_delete: delete' from the \"*\" entry does not apply" in plan.note
+
+
+def test_a_stream_of_its_own_asking_an_inferred_event_stream_to_delete_stops() -> None:
+    with pytest.raises(UnusableStreamSettings, match="an event stream cannot delete"):
+        plan_stream(config(streams={"clicks": {"on_delete": "delete"}}), "clicks", EVENT_SCHEMA)
 
 
 @pytest.mark.parametrize("on_delete", [None, "skip", "upsert"])
@@ -279,7 +335,7 @@ def test_on_delete_defaults_to_skip(on_delete: str | None) -> None:
 
 def test_bad_stream_type_is_refused() -> None:
     (error,) = config_errors(config(streams={"s": {"type": "token"}}))
-    assert error == "Setting 'streams.s.type' is 'token'; use 'profile' or 'event'."
+    assert error == "Setting 'streams.s.type' is 'token'; use 'profile', 'event' or 'delete'."
 
 
 @pytest.mark.parametrize("streams", [["s"], "s"])
