@@ -22,10 +22,12 @@ from target_clevertap.plan import (
     DEFAULT_MAP_STANDARD_FIELDS,
     IDENTITY_TYPES,
     ON_DELETE,
+    ON_NULL,
     STREAM_TYPES,
     StreamSettings,
     stream_settings,
     why_it_cannot_delete,
+    why_it_cannot_unset,
 )
 
 REGION_HOSTS: dict[str, str] = {
@@ -101,6 +103,7 @@ STREAM_SETTINGS_SCHEMA = th.ObjectType(
     th.Property("event_name_field", th.StringType),
     th.Property("timestamp_field", th.StringType),
     th.Property("on_delete", th.StringType, allowed_values=list(ON_DELETE)),
+    th.Property("on_null", th.StringType, allowed_values=list(ON_NULL)),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -146,7 +149,7 @@ CONFIG_SCHEMA = th.PropertiesList(
             'Per-stream settings keyed by stream name; "*" gives defaults. Each: type '
             "(profile|event), identity_field, identity_type, event_name, event_name_field, "
             "timestamp_field, on_delete (skip|upsert|delete: what a row whose _sdc_deleted_at "
-            "is set does)."
+            "is set does), on_null (omit|unset: what a null property of a profile does)."
         ),
     ),
     th.Property(
@@ -354,6 +357,7 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
                 f"of {', '.join(IDENTITY_TYPES)}."
             )
         errors += _deletion_errors(name, settings)
+        errors += _null_errors(name, settings)
         if settings.type == "event" and not (settings.event_name or settings.event_name_field):
             errors.append(
                 f"Stream '{name}' is an event stream but has neither 'event_name' nor "
@@ -378,5 +382,19 @@ def _deletion_errors(name: str, settings: StreamSettings) -> list[str]:
         return [
             f"Setting 'streams.{name}.on_delete' is 'delete', but {why}; use 'skip' or "
             "'upsert' for this stream."
+        ]
+    return []
+
+
+def _null_errors(name: str, settings: StreamSettings) -> list[str]:
+    if settings.on_null not in ON_NULL:
+        return [
+            f"Setting 'streams.{name}.on_null' is '{settings.on_null}'; use 'omit' (a null "
+            "property is left out) or 'unset' (it removes the stored property)."
+        ]
+    why = why_it_cannot_unset(settings.type)
+    if settings.on_null == "unset" and not settings.on_null_inherited and why is not None:
+        return [
+            f"Setting 'streams.{name}.on_null' is 'unset', but {why}; use 'omit' for this stream."
         ]
     return []

@@ -23,6 +23,8 @@ from target_clevertap.text import shown
 from target_clevertap.values import INT64_MAX, INT64_MIN, Unmappable
 
 CHARGED = "Charged"
+# CleverTap's operator removing a profile property (a fresh copy in each payload).
+UNSET: dict[str, Any] = {"$delete": True}
 ITEMS = "Items"
 
 Payload = dict[str, Any]
@@ -67,6 +69,8 @@ class RecordMapper:
         self._keys_can_collide = False
         # A key over CleverTap's length limit was seen: payloads then get the full preflight.
         self._has_long_key = False
+        # A null profile property removes the stored one (`on_null: unset`), else is left out.
+        self._unsets = plan.kind == "profile" and plan.on_null == "unset"
 
     def map(self, record: Mapping[str, Any]) -> Payload | Rejection:
         """The CleverTap record for a source record, or why it cannot be sent."""
@@ -105,7 +109,7 @@ class RecordMapper:
     def _data(self, record: Mapping[str, Any], rules: Rules) -> Payload:
         data: Payload = {}
         for key, value in record.items():
-            if value is None:
+            if value is None and not self._unsets:
                 continue
             try:
                 rule = rules[key]
@@ -115,14 +119,14 @@ class RecordMapper:
                     return self._profile_data_key_by_key(record)
             if rule is not None:
                 name, convert = rule
-                data[name] = convert(value)
+                data[name] = dict(UNSET) if value is None else convert(value)
         return data
 
     def _profile_data_key_by_key(self, record: Mapping[str, Any]) -> Payload:
         data: Payload = {}
         source_of: dict[str, str] = {}
         for key, value in record.items():
-            if value is None:
+            if value is None and not self._unsets:
                 continue
             rule = self._rule(key, self._rules)
             if rule is None:
@@ -135,7 +139,7 @@ class RecordMapper:
                     f"'{name}'; drop or rename one of them (e.g. with a stream map).",
                 )
             source_of[name] = key
-            data[name] = convert(value)
+            data[name] = dict(UNSET) if value is None else convert(value)
         return data
 
     def _rule(self, key: str, rules: Rules) -> Rule:

@@ -19,12 +19,15 @@ STREAM_TYPES = ("profile", "event", "delete")
 # its CleverTap profile deleted.
 ON_DELETE = ("skip", "upsert", "delete")
 DELETED_AT = "_sdc_deleted_at"
+# What a null property of a profile does: left out, or the stored property removed.
+ON_NULL = ("omit", "unset")
 DEFAULT_IDENTITY_FIELD = "identity"
 DEFAULT_IDENTITY_TYPE = "identity"
 DEFAULT_EVENT_NAME_FIELD = "evtName"
 DEFAULT_TIMESTAMP_FIELD = "ts"
 DEFAULT_MAP_STANDARD_FIELDS = True
 DEFAULT_ON_DELETE = "skip"
+DEFAULT_ON_NULL = "omit"
 DEFAULTS_KEY = "*"
 
 StreamKind = Literal["profile", "event", "delete"]
@@ -46,6 +49,8 @@ class StreamSettings:
     timestamp_field: str
     on_delete: str
     on_delete_inherited: bool  # from the "*" entry, not the stream's own
+    on_null: str
+    on_null_inherited: bool
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ class StreamPlan:
     map_standard_fields: bool
     default_phone_region: str | None
     on_delete: str = DEFAULT_ON_DELETE
-    note: str | None = None  # said once at the stream's start: a setting that does not apply
+    on_null: str = DEFAULT_ON_NULL
+    notes: tuple[str, ...] = ()  # said once at the stream's start: settings that do not apply
 
     @functools.cached_property
     def routing_fields(self) -> frozenset[str]:
@@ -112,6 +118,8 @@ def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
         timestamp_field=merged.get("timestamp_field") or DEFAULT_TIMESTAMP_FIELD,
         on_delete=merged.get("on_delete") or DEFAULT_ON_DELETE,
         on_delete_inherited=stream != DEFAULTS_KEY and "on_delete" not in own,
+        on_null=merged.get("on_null") or DEFAULT_ON_NULL,
+        on_null_inherited=stream != DEFAULTS_KEY and "on_null" not in own,
     )
 
 
@@ -121,7 +129,8 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
     properties: Mapping[str, Any] = schema.get("properties") or {}
     looks_like_events = bool(settings.event_name) or settings.event_name_field in properties
     kind: StreamKind = settings.type or ("event" if looks_like_events else "profile")
-    on_delete, note = _effective_on_delete(stream, settings, kind)
+    on_delete, delete_note = _effective_on_delete(stream, settings, kind)
+    on_null, null_note = _effective_on_null(stream, settings, kind)
     return StreamPlan(
         stream=stream,
         kind=kind,
@@ -134,7 +143,8 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
         map_standard_fields=bool(config.get("map_standard_fields", DEFAULT_MAP_STANDARD_FIELDS)),
         default_phone_region=config.get("default_phone_region") or None,
         on_delete=on_delete,
-        note=note,
+        on_null=on_null,
+        notes=tuple(note for note in (delete_note, null_note) if note),
     )
 
 
@@ -170,3 +180,29 @@ def _is_date_property(prop: Mapping[str, Any]) -> bool:
         return True
     variants = list(prop.get("anyOf") or []) + list(prop.get("oneOf") or [])
     return any(isinstance(v, Mapping) and _is_date_property(v) for v in variants)
+
+
+def why_it_cannot_unset(kind: str | None) -> str | None:
+    """Why nulls of such a stream cannot unset properties, or None if they can."""
+    if kind == "event":
+        return "an event stream has no stored properties to unset"
+    if kind == "delete":
+        return "a delete stream sends no properties"
+    return None
+
+
+def _effective_on_null(
+    stream: str, settings: StreamSettings, kind: StreamKind
+) -> tuple[str, str | None]:
+    """The stream's `on_null`, and a note if one from the "*" entry does not apply to it."""
+    why = why_it_cannot_unset(kind)
+    if settings.on_null != "unset" or why is None:
+        return settings.on_null, None
+    if not settings.on_null_inherited:
+        raise UnusableStreamSettings(
+            f"Setting 'streams.{stream}.on_null' is 'unset', but {why}; use 'omit' for this stream."
+        )
+    return DEFAULT_ON_NULL, (
+        f"Stream '{stream}': 'on_null: unset' from the \"*\" entry does not apply ({why}); its "
+        "nulls are left out."
+    )

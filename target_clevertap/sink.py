@@ -62,8 +62,8 @@ class CleverTapSink(BatchSink):
     def setup(self) -> None:
         """Say, once per stream, how its records are read, and warn of a missing event name."""
         self.logger.info(self.plan.describe())
-        if self.plan.note:
-            self.logger.info(self.plan.note)
+        for note in self.plan.notes:
+            self.logger.info(note)
         if self.plan.kind == "event" and not self.plan.event_name:
             field = self.plan.event_name_field
             if field not in self.schema.get("properties", {}):

@@ -317,13 +317,42 @@ def test_deletes_that_can_be_done_or_are_inherited_pass(streams: dict) -> None:
 def test_an_inherited_delete_is_ignored_for_an_event_stream_with_a_note() -> None:
     plan = plan_stream(config(streams={"*": {"on_delete": "delete"}}), "clicks", EVENT_SCHEMA)
     assert (plan.kind, plan.on_delete) == ("event", "skip")
-    assert plan.note is not None
-    assert "'on_delete: delete' from the \"*\" entry does not apply" in plan.note
+    [note] = plan.notes
+    assert "'on_delete: delete' from the \"*\" entry does not apply" in note
 
 
 def test_a_stream_of_its_own_asking_an_inferred_event_stream_to_delete_stops() -> None:
     with pytest.raises(UnusableStreamSettings, match="an event stream cannot delete"):
         plan_stream(config(streams={"clicks": {"on_delete": "delete"}}), "clicks", EVENT_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("streams", "error"),
+    [
+        (
+            {"s": {"on_null": "clear"}},
+            "Setting 'streams.s.on_null' is 'clear'; use 'omit' (a null property is left out) "
+            "or 'unset' (it removes the stored property).",
+        ),
+        (
+            {"s": {"type": "event", "on_null": "unset"}},
+            "Setting 'streams.s.on_null' is 'unset', but an event stream has no stored "
+            "properties to unset; use 'omit' for this stream.",
+        ),
+    ],
+)
+def test_bad_on_null_is_refused(streams: dict, error: str) -> None:
+    assert config_errors(config(streams=streams)) == [error]
+
+
+def test_on_null_unset_applies_to_profiles_and_an_inherited_one_not_to_events() -> None:
+    settings = config(streams={"*": {"on_null": "unset"}})
+    assert plan_stream(settings, "users", SCHEMA).on_null == "unset"
+    events = plan_stream(settings, "clicks", EVENT_SCHEMA)
+    assert events.on_null == "omit"
+    assert "'on_null: unset' from the \"*\" entry does not apply" in events.notes[0]
+    with pytest.raises(UnusableStreamSettings, match="no stored properties to unset"):
+        plan_stream(config(streams={"clicks": {"on_null": "unset"}}), "clicks", EVENT_SCHEMA)
 
 
 @pytest.mark.parametrize("on_delete", [None, "skip", "upsert"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from target_clevertap.mapping import Rejection
+from target_clevertap.mapping import Rejection, deletion
 from tests.unit.plans import EVENT_PLAN, PROFILE_PLAN, event_plan, map_record, profile_plan
 
 UTC = dt.timezone.utc
@@ -469,3 +469,40 @@ def test_items_of_other_events_are_json_text() -> None:
     assert event_data({"Items": [{"Product": "Book"}]}, name="Added To Cart") == {
         "Items": '[{"Product":"Book"}]'
     }
+
+
+# --- on_null ----------------------------------------------------------------------------------
+
+
+def test_with_on_null_unset_a_null_property_removes_the_stored_one() -> None:
+    record = {"id": "u-1", "ts": None, "email": None, "plan": None, "name": "Ann"}
+    assert map_record(record, profile_plan(on_null="unset")) == {
+        "type": "profile",
+        "identity": "u-1",
+        "profileData": {"Email": {"$delete": True}, "plan": {"$delete": True}, "Name": "Ann"},
+    }
+
+
+def test_by_default_a_null_property_is_left_out() -> None:
+    record = {"id": "u-1", "email": None, "name": "Ann"}
+    assert map_record(record, PROFILE_PLAN) == {
+        "type": "profile",
+        "identity": "u-1",
+        "profileData": {"Name": "Ann"},
+    }
+
+
+def test_two_fields_for_one_key_conflict_even_when_one_is_null_and_nulls_unset() -> None:
+    result = map_record(
+        {"id": "u-1", "email": None, "Email": "a@b.co"}, profile_plan(on_null="unset")
+    )
+    assert isinstance(result, Rejection)
+    assert result.code == "field_conflict"
+
+
+def test_a_deleted_row_maps_to_its_identity_under_the_delete_key() -> None:
+    assert deletion({"id": " u-1 ", "name": "x"}, PROFILE_PLAN) == {"identity": "u-1"}
+    assert deletion({"id": 42}, profile_plan(identity_type="objectId")) == {"guid": "42"}
+    missing = deletion({"name": "x"}, PROFILE_PLAN)
+    assert isinstance(missing, Rejection)
+    assert missing.code == "identity_missing"
