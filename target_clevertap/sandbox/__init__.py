@@ -1,4 +1,5 @@
-"""clevertap-sandbox: a local stand-in for CleverTap's ``POST /1/upload`` API.
+"""clevertap-sandbox: a local stand-in for CleverTap's ``POST /1/upload`` and
+``POST /1/delete/profiles.json`` APIs.
 
 It validates requests the way CleverTap does (written from the API contract in
 ``clevertap-api.md`` and checked against recorded real traffic, never from the target's code),
@@ -10,16 +11,20 @@ Python API::
     from target_clevertap.sandbox import Faults, Sandbox
 
     with Sandbox(account_id="acc", passcode="pass", db_path=None, store=True, latency_ms=0,
-                 max_concurrent=15, host="127.0.0.1", port=0) as sb:   # port 0: a free port
+                 max_concurrent=15, max_concurrent_other=3, host="127.0.0.1",
+                 port=0) as sb:   # port 0: a free port
         sb.url          # "http://127.0.0.1:PORT"; POST {sb.url}/1/upload
         sb.set_faults(Faults(sequence=["503", "503", "200"], match="type=event"))
-        sb.stats()      # requests_total, requests_by_status {code: n}, in_flight,
-                        # max_in_flight_seen, records_received, records_accepted
+        sb.stats()      # uploads: requests_total, requests_by_status {code: n}, in_flight,
+                        # max_in_flight_seen, records_received, records_accepted;
+                        # "other_apis": the same for deletes
     sb.profiles()       # [{"identity_key", "identity", "profile": {...}, "ts"}]
     sb.events()         # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
+    sb.deletions()      # [{"deleted_at", "key", "values", "profiles_deleted",
+                        #   "events_deleted", "tokens_deleted"}]
     sb.tokens(); sb.requests()
-    sb.counts()         # {"profiles", "events", "tokens", "requests", "events_by_name",
-                        #  "requests_by_status"}
+    sb.counts()         # {"profiles", "events", "tokens", "requests", "deletions",
+                        #  "events_by_name", "requests_by_status"}
 
 Leaving the ``with`` block (or ``sb.stop()``) stops serving and ends open connections; the
 store stays readable until ``sb.close()``. ``sb.start()`` returns ``sb``.
@@ -34,7 +39,8 @@ Reading a database file, while the sandbox runs or after::
 
     read_profiles("sandbox.db"); read_events("sandbox.db"); read_counts("sandbox.db")
     with SandboxStore("sandbox.db") as store:
-        store.profiles(); store.events(); store.tokens(); store.requests(); store.counts()
+        store.profiles(); store.events(); store.tokens(); store.requests(); store.deletions()
+        store.counts()
         store.events(last=10)   # only the 10 newest rows
 
 Admin endpoints (same port, no auth): ``POST /_sandbox/faults`` with a JSON object of
@@ -57,12 +63,27 @@ Decisions where the contract is open:
 * only ``?dryRun=1`` is a dry run; it is validated and answered as usual and stores nothing
   (the ``requests`` log still gets a row, marked ``dry_run``);
 * checks run in this order: credentials (401), in-flight limit (429), added latency, body (400),
-  faults, records; the in-flight count includes latency and ``slow:`` waits.
+  faults, records; the in-flight count includes latency and ``slow:`` waits;
+* ``/1/delete/profiles.json`` takes exactly one of ``identity`` or ``guid`` (the objectId of
+  uploads), each a non-empty string or an array of 1-100 of them, else 400 ``Malformed request:
+  ...``; numbers are refused (uploads accept numeric identities, the delete contract names
+  strings); unknown keys are ignored unless ``Rules(strict_keys=True)``; ``dryRun`` is ignored
+  (CleverTap has no dry run for deletes). It deletes the matching profiles and their events, for
+  guids also their tokens, logs a row in ``deletions`` and answers ``{"status": "success"}``, also
+  when nothing matched. Deletes have their own in-flight limit (``max_concurrent_other``,
+  default 3), share the faults and the fault ``sequence`` with uploads, and are not logged in
+  ``requests``.
 """
 
 from target_clevertap.sandbox.faults import Faults
 from target_clevertap.sandbox.server import Sandbox
-from target_clevertap.sandbox.store import SandboxStore, read_counts, read_events, read_profiles
+from target_clevertap.sandbox.store import (
+    SandboxStore,
+    read_counts,
+    read_deletions,
+    read_events,
+    read_profiles,
+)
 from target_clevertap.sandbox.validation import Rules
 
 __all__ = [
@@ -71,6 +92,7 @@ __all__ = [
     "Sandbox",
     "SandboxStore",
     "read_counts",
+    "read_deletions",
     "read_events",
     "read_profiles",
 ]

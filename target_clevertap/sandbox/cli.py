@@ -26,6 +26,7 @@ from target_clevertap.sandbox.faults import AUTH_ERROR, Faults
 from target_clevertap.sandbox.server import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_MAX_CONCURRENT,
+    DEFAULT_MAX_CONCURRENT_OTHER,
     DEFAULT_PASSCODE,
     Sandbox,
     logger,
@@ -40,6 +41,7 @@ from target_clevertap.sandbox.validation import (
 
 COMMANDS = ("serve", "show")
 DEFAULT_DB = "sandbox.db"
+VALUES_SHOWN = 5  # of a deletion's identities or guids, in show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,7 +60,8 @@ def _with_default_command(argv: Sequence[str] | None) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clevertap-sandbox",
-        description="A local stand-in for CleverTap's upload API (POST /1/upload). "
+        description="A local stand-in for CleverTap's upload API (POST /1/upload) and its "
+        "profile delete API (POST /1/delete/profiles.json). "
         "For loopback use only: its admin endpoints need no credentials.",
         epilog="Without a command it serves. Options: clevertap-sandbox serve --help",
     )
@@ -71,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=serve_command)
     show = commands.add_parser("show", help="print what a sandbox database holds")
     show.add_argument("--db", default=DEFAULT_DB, help="database file (default: %(default)s)")
-    show.add_argument("--limit", type=int, default=3, help="profiles and events to print")
+    show.add_argument(
+        "--limit", type=int, default=3, help="profiles, events and deletions to print"
+    )
     show.set_defaults(run=show_command)
     return parser
 
@@ -95,7 +100,13 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-concurrent",
         type=int,
         default=DEFAULT_MAX_CONCURRENT,
-        help="requests in flight before 429 (default: %(default)s)",
+        help="uploads in flight before 429 (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-concurrent-other",
+        type=int,
+        default=DEFAULT_MAX_CONCURRENT_OTHER,
+        help="deletes in flight before 429 (default: %(default)s)",
     )
     group.add_argument("--quiet", action="store_true", help="do not log every request")
 
@@ -111,10 +122,16 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "fault injection", "Entries: ok, 400-599, 502html, reset, slow:SECONDS, store:503."
     )
-    group.add_argument("--latency-ms", type=int, default=0, help="added to every upload")
-    group.add_argument("--fail", default="", help="answers for the next uploads, e.g. 503,503,200")
-    group.add_argument("--fail-forever", help="answer for every upload until cleared, e.g. 503")
-    group.add_argument("--fail-match", help="fail only uploads holding a record with key=value")
+    group.add_argument("--latency-ms", type=int, default=0, help="added to every request")
+    group.add_argument(
+        "--fail", default="", help="answers for the next uploads and deletes, e.g. 503,503,200"
+    )
+    group.add_argument("--fail-forever", help="answer for every request until cleared, e.g. 503")
+    group.add_argument(
+        "--fail-match",
+        help="fail only uploads holding a record with key=value, deletes naming "
+        "identity=VALUE or guid=VALUE, or all deletes with type=delete",
+    )
     group.add_argument("--store-then-fail", action="store_true", help="store, then answer 503")
     group.add_argument("--auth-error", default=AUTH_ERROR, help="401 text (default: %(default)s)")
     group.add_argument("--empty-unprocessed", action="store_true", help="omit failed records")
@@ -190,6 +207,7 @@ def serve_command(args: argparse.Namespace) -> int:
             db_path=_db_path(args),
             store=not args.no_store,
             max_concurrent=args.max_concurrent,
+            max_concurrent_other=args.max_concurrent_other,
             host=args.host,
             port=args.port,
             rules=_rules(args),
@@ -254,6 +272,7 @@ def summary(store: SandboxStore, limit: int) -> str:
         f"events: {counts['events']}",
         *(f"  {name}: {n}" for name, n in sorted(counts["events_by_name"].items())),
         f"tokens: {counts['tokens']}",
+        f"deletions: {counts['deletions']}",
         f"requests: {counts['requests']}",
         *(
             f"  {'reset' if status == 0 else f'HTTP {status}'}: {n}"
@@ -262,6 +281,7 @@ def summary(store: SandboxStore, limit: int) -> str:
     ]
     lines += _section("profiles", store.profiles(last=limit), _profile_line)
     lines += _section("events", store.events(last=limit), _event_line)
+    lines += _section("deletions", store.deletions(last=limit), _deletion_line)
     return "\n".join(lines)
 
 
@@ -279,6 +299,18 @@ def _profile_line(row: Row) -> str:
 def _event_line(row: Row) -> str:
     who = f"{row['identity_key']}={row['identity']}"
     return f"  {who}  {_when(row['ts'])}  {row['evt_name']}  {_json(row['evt_data'])}"
+
+
+def _deletion_line(row: Row) -> str:
+    values = row["values"]
+    asked = _json(values[:VALUES_SHOWN])
+    if len(values) > VALUES_SHOWN:
+        asked += f" and {len(values) - VALUES_SHOWN} more"
+    removed = (
+        f"removed {row['profiles_deleted']} profiles, {row['events_deleted']} events, "
+        f"{row['tokens_deleted']} tokens"
+    )
+    return f"  {row['deleted_at']}  {row['key']} {asked}  {removed}"
 
 
 def _json(value: Any) -> str:

@@ -1,20 +1,24 @@
 """Fault injection for the sandbox: latency, scripted answers and response quirks.
 
 A :class:`Faults` value is plain data (it round-trips through the admin endpoint as JSON). The
-server keeps it in a :class:`FaultState`, which hands out one :class:`FaultAction` per upload
-request. Entries of ``sequence`` and ``forever``:
+server keeps it in a :class:`FaultState`, which hands out one :class:`FaultAction` per request
+to a CleverTap endpoint (``/1/upload`` and ``/1/delete/profiles.json`` draw from the same
+sequence, in the order they arrive). Entries of ``sequence`` and ``forever``:
 
 ``ok`` / ``200``   process the request normally
 ``503``            answer that HTTP status (400-599) with a CleverTap-style JSON body
 ``502html``        answer that status with an HTML body (``text/html``), as a gateway would
 ``reset``          close the connection without answering
 ``slow:2.5``       wait that many seconds (while in flight), then process normally
-``store:503``      process and store the batch, then answer ``503`` (also ``store:reset`` ...)
+``store:503``      process and store the batch (or apply the delete), then answer ``503``
+                   (also ``store:reset`` ...)
 
 ``sequence`` entries are used up one per matching request, then ``forever`` (if set) answers
 every matching request, then ``store_then_fail`` (if set) stores and answers 503. ``match``
 (``key=value``, e.g. ``type=event`` or ``evtName=Charged``) limits those three to requests holding
-at least one record whose top-level ``key`` equals ``value``; others are processed normally.
+at least one record whose top-level ``key`` equals ``value``; others are processed normally. A
+delete is matched value by value, as if each were a record ``{"type": "delete", "identity": v}``
+(or ``{"type": "delete", "guid": v, "objectId": v}``): ``identity=u-1`` or ``type=delete``.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ Answer = Literal["batch", "json", "html", "reset"]
 
 @dataclass(frozen=True)
 class FaultAction:
-    """What to do with one upload request."""
+    """What to do with one request."""
 
     answer: Answer = "batch"
     status: int = 200
@@ -106,7 +110,8 @@ class Faults:
     """Fault injection and response quirks; replace them at runtime with ``Sandbox.set_faults``.
 
     ``auth_error`` is the text of every 401 (alternative seen in the wild: ``Invalid
-    Credentials``); ``max_concurrent`` replaces the sandbox's in-flight limit (to lower it);
+    Credentials``); ``max_concurrent`` replaces the sandbox's in-flight limit of ``/1/upload``
+    (to lower it), ``max_concurrent_other`` that of the other APIs (delete);
     ``empty_unprocessed`` answers partial/fail batches with an empty ``unprocessed`` list;
     ``spaced_json`` formats answers the way CleverTap did in 2018 (``{ "status" : "fail" , ...}``).
     """
@@ -118,6 +123,7 @@ class Faults:
     store_then_fail: bool = False
     auth_error: str = AUTH_ERROR
     max_concurrent: int | None = None
+    max_concurrent_other: int | None = None
     empty_unprocessed: bool = False
     spaced_json: bool = False
 
@@ -133,10 +139,9 @@ class Faults:
             _require(isinstance(self.match, str), "match is a string such as type=event")
             parse_match(self.match)
         _require(_is_whole(self.latency_ms, minimum=0), "latency_ms is a whole number >= 0")
-        _require(
-            self.max_concurrent is None or _is_whole(self.max_concurrent, minimum=1),
-            "max_concurrent is a whole number >= 1",
-        )
+        for name in ("max_concurrent", "max_concurrent_other"):
+            limit = getattr(self, name)
+            _require(limit is None or _is_whole(limit, minimum=1), f"{name} is a whole number >= 1")
         _require(isinstance(self.auth_error, str) and bool(self.auth_error), "auth_error is text")
         for name in ("store_then_fail", "empty_unprocessed", "spaced_json"):
             _require(isinstance(getattr(self, name), bool), f"{name} is true or false")

@@ -1,7 +1,8 @@
 """The HTTP side of the sandbox: routing, keep-alive, logging, and the :class:`Sandbox` object.
 
-Endpoints: ``POST /1/upload`` (CleverTap's API), ``GET``/``POST /_sandbox/faults`` and
-``GET /_sandbox/stats`` (admin; no authentication, so bind to loopback only). Other methods on a
+Endpoints: ``POST /1/upload`` and ``POST /1/delete/profiles.json`` (CleverTap's API),
+``GET``/``POST /_sandbox/faults`` and ``GET /_sandbox/stats`` (admin; no authentication, so bind
+to loopback only). Other methods on a
 known path get 405, other paths 404, always in CleverTap's JSON error envelope.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from target_clevertap.sandbox.delete import DELETE_PATH, DeleteService
 from target_clevertap.sandbox.faults import Faults, FaultState
 from target_clevertap.sandbox.service import ApiRequest, Credentials, Reply, encode_json, fail_reply
 from target_clevertap.sandbox.stats import Stats
@@ -32,13 +34,14 @@ from target_clevertap.sandbox.validation import Rules
 DEFAULT_ACCOUNT_ID = "sandbox-account"
 DEFAULT_PASSCODE = "sandbox-passcode"
 DEFAULT_MAX_CONCURRENT = 15
+DEFAULT_MAX_CONCURRENT_OTHER = 3  # CleverTap's budget for its APIs other than upload (delete ...)
 UPLOAD_PATH = "/1/upload"
 
 logger = logging.getLogger("target_clevertap.sandbox")
 
 
 class Sandbox:
-    """A local stand-in for CleverTap's upload API, served from a daemon thread.
+    """A local stand-in for CleverTap's upload and delete APIs, served from a daemon thread.
 
     ``db_path`` is a SQLite file (created when missing) or ``None``/``":memory:"`` for an in-memory
     store; ``store=False`` keeps nothing. ``stop()`` (also on leaving a ``with`` block) stops
@@ -54,13 +57,18 @@ class Sandbox:
         store: bool = True,
         latency_ms: int = 0,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        max_concurrent_other: int = DEFAULT_MAX_CONCURRENT_OTHER,
         host: str = "127.0.0.1",
         port: int = 0,
         rules: Rules | None = None,
         faults: Faults | None = None,
     ) -> None:
-        if max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
+        for name, limit in [
+            ("max_concurrent", max_concurrent),
+            ("max_concurrent_other", max_concurrent_other),
+        ]:
+            if limit < 1:
+                raise ValueError(f"{name} must be at least 1, not {limit}")
         self.account_id = account_id
         self.host = host
         self.rules = rules or Rules()
@@ -69,14 +77,24 @@ class Sandbox:
             initial = replace(initial, latency_ms=latency_ms)
         self._faults = FaultState(initial)
         self._stats = Stats()
+        self._other_stats = Stats()  # the APIs other than upload share one budget
         self._store = StoreWriter(db_path or MEMORY) if store else None
+        credentials = Credentials(account_id, passcode)
         self._upload = UploadService(
-            credentials=Credentials(account_id, passcode),
+            credentials=credentials,
             rules=self.rules,
             faults=self._faults,
             stats=self._stats,
             store=self._store,
             max_concurrent=max_concurrent,
+        )
+        self._delete = DeleteService(
+            credentials=credentials,
+            rules=self.rules,
+            faults=self._faults,
+            stats=self._other_stats,
+            store=self._store,
+            max_concurrent=max_concurrent_other,
         )
         self._requested_port = port
         self._server: _HTTPServer | None = None
@@ -141,8 +159,12 @@ class Sandbox:
         ``requests_by_status`` maps HTTP status to count (0 = connection reset on purpose);
         ``max_in_flight_seen`` counts rejected requests too, so a value above the limit means
         clients sent more concurrent requests than allowed; ``records_accepted`` counts records
-        that passed validation outside dry runs (stored, unless the store is off)."""
-        return self._stats.snapshot()
+        that passed validation outside dry runs (stored, unless the store is off).
+
+        ``other_apis`` holds the same counters for the APIs other than upload (delete), which
+        have their own in-flight limit; there ``records_received`` counts the identities or
+        guids asked for, ``records_accepted`` those of deletes applied."""
+        return {**self._stats.snapshot(), "other_apis": self._other_stats.snapshot()}
 
     @property
     def store(self) -> SandboxStore:
@@ -162,12 +184,21 @@ class Sandbox:
     def requests(self) -> list[Row]:
         return self.store.requests()
 
+    def deletions(self) -> list[Row]:
+        """Applied deletes, oldest first: ``deleted_at``, ``key`` (``identity`` or ``guid``),
+        ``values`` as sent, ``profiles_deleted``, ``events_deleted``, ``tokens_deleted``."""
+        return self.store.deletions()
+
     def counts(self) -> dict[str, Any]:
         return self.store.counts()
 
     def handle_upload(self, request: ApiRequest) -> Reply:
         """Answer one ``/1/upload`` request without HTTP (the HTTP handler calls this)."""
         return self._upload.handle(request)
+
+    def handle_delete(self, request: ApiRequest) -> Reply:
+        """Answer one ``/1/delete/profiles.json`` request without HTTP."""
+        return self._delete.handle(request)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -258,15 +289,20 @@ class _Handler(BaseHTTPRequestHandler):
             return replace(fail_reply(405, "Method not allowed"), headers=allowed)
         return endpoint(self, query, body)
 
-    def _upload(self, query: str, body: bytes) -> Reply:
-        request = ApiRequest(
+    def _api_request(self, query: str, body: bytes) -> ApiRequest:
+        return ApiRequest(
             account_id=self.headers.get("X-CleverTap-Account-Id"),
             passcode=self.headers.get("X-CleverTap-Passcode"),
             query=query,
             body=body,
             host=self.headers.get("Host", ""),
         )
-        return self.server.sandbox.handle_upload(request)
+
+    def _upload(self, query: str, body: bytes) -> Reply:
+        return self.server.sandbox.handle_upload(self._api_request(query, body))
+
+    def _delete_profiles(self, query: str, body: bytes) -> Reply:
+        return self.server.sandbox.handle_delete(self._api_request(query, body))
 
     def _get_stats(self, query: str, body: bytes) -> Reply:
         return Reply(200, encode_json(self.server.sandbox.stats()))
@@ -314,6 +350,7 @@ Endpoint = Callable[[_Handler, str, bytes], Reply]
 
 ROUTES: dict[str, dict[str, Endpoint]] = {
     UPLOAD_PATH: {"POST": _Handler._upload},
+    DELETE_PATH: {"POST": _Handler._delete_profiles},
     "/_sandbox/faults": {"GET": _Handler._get_faults, "POST": _Handler._set_faults},
     "/_sandbox/stats": {"GET": _Handler._get_stats},
 }

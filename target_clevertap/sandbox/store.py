@@ -1,9 +1,10 @@
 """SQLite storage of what the sandbox accepted, and readers for tests and people.
 
 Tables: ``profiles`` (one row per identity, merged the way CleverTap merges), ``events`` (one row
-per accepted event, never deduplicated), ``tokens`` (one row per objectId and token id) and
-``requests`` (one row per upload request, whatever its answer). A file database runs in WAL mode,
-so other processes can read it while the sandbox writes.
+per accepted event, never deduplicated), ``tokens`` (one row per objectId and token id),
+``requests`` (one row per upload request, whatever its answer) and ``deletions`` (one row per
+applied ``/1/delete/profiles.json`` request). A file database runs in WAL mode, so other processes
+can read it while the sandbox writes.
 
 Reading::
 
@@ -11,6 +12,7 @@ Reading::
 
     read_profiles("sandbox.db")   # [{"identity_key", "identity", "profile": {...}, "ts"}, ...]
     read_events("sandbox.db")     # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
+    read_deletions("sandbox.db")  # [{"deleted_at", "key", "values", "profiles_deleted", ...}]
     with SandboxStore("sandbox.db") as store:
         store.counts()            # {"profiles": n, "events": n, "events_by_name": {...}, ...}
 """
@@ -64,6 +66,15 @@ CREATE TABLE IF NOT EXISTS requests (
     dry_run INTEGER NOT NULL,
     host TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS deletions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    deleted_at TEXT NOT NULL,
+    by_key TEXT NOT NULL,
+    ask TEXT NOT NULL,
+    profiles_deleted INTEGER NOT NULL,
+    events_deleted INTEGER NOT NULL,
+    tokens_deleted INTEGER NOT NULL
+);
 """
 
 Row = dict[str, Any]
@@ -79,6 +90,19 @@ class RequestLog:
     processed: int
     dry_run: bool
     host: str
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """One applied delete request: what was asked (``key``: ``identity`` or ``guid``; the
+    values as sent) and how many rows it removed."""
+
+    deleted_at: str
+    key: str
+    values: tuple[str, ...]
+    profiles_deleted: int
+    events_deleted: int
+    tokens_deleted: int
 
 
 class SandboxStore:
@@ -154,12 +178,36 @@ class SandboxStore:
             for received_at, status, records, processed, dry_run, host in self._newest(select, last)
         ]
 
+    def deletions(self, last: int | None = None) -> list[Row]:
+        if not self._has_table("deletions"):
+            return []  # a database written before deletions were kept
+        select = (
+            "SELECT deleted_at, by_key, ask, profiles_deleted, events_deleted, tokens_deleted"
+            " FROM deletions"
+        )
+        return [
+            {
+                "deleted_at": deleted_at,
+                "key": key,
+                "values": json.loads(ask),
+                "profiles_deleted": profiles,
+                "events_deleted": events,
+                "tokens_deleted": tokens,
+            }
+            for deleted_at, key, ask, profiles, events, tokens in self._newest(select, last)
+        ]
+
     def counts(self) -> dict[str, Any]:
         return {
             "profiles": self._scalar("SELECT COUNT(*) FROM profiles"),
             "events": self._scalar("SELECT COUNT(*) FROM events"),
             "tokens": self._scalar("SELECT COUNT(*) FROM tokens"),
             "requests": self._scalar("SELECT COUNT(*) FROM requests"),
+            "deletions": (
+                self._scalar("SELECT COUNT(*) FROM deletions")
+                if self._has_table("deletions")
+                else 0
+            ),
             "events_by_name": self._grouped("SELECT evt_name, COUNT(*) FROM events GROUP BY 1"),
             "requests_by_status": self._grouped("SELECT status, COUNT(*) FROM requests GROUP BY 1"),
         }
@@ -172,6 +220,10 @@ class SandboxStore:
         # A negative LIMIT means no limit in SQLite.
         rows = self._query(f"{select} ORDER BY rowid DESC LIMIT ?", (-1 if last is None else last,))
         return rows[::-1]
+
+    def _has_table(self, name: str) -> bool:
+        sql = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(self._query(sql, (name,))[0][0])
 
     def _scalar(self, sql: str) -> int:
         (value,) = self._query(sql)[0]
@@ -198,6 +250,33 @@ class StoreWriter(SandboxStore):
         with self._lock, self._conn:
             for item in accepted:
                 _SAVERS[item.type](self._conn, item, item.ts or now)
+
+    def delete_profiles(
+        self, key: str, values: Sequence[str], *, identity_key: str, deleted_at: str
+    ) -> Deletion:
+        """Delete the profiles stored under ``identity_key`` with one of ``values``, with their
+        events (and, for objectIds, their tokens), and keep a row saying so, in one transaction.
+
+        ``key`` is the request's name for them (``identity`` or ``guid``)."""
+        texts = sorted({_text(value) for value in values})
+        marks = ", ".join("?" * len(texts))
+        where = f"identity_key = ? AND identity IN ({marks})"
+        with self._lock, self._conn:
+            execute = self._conn.execute
+            profiles = execute(f"DELETE FROM profiles WHERE {where}", (identity_key, *texts))
+            events = execute(f"DELETE FROM events WHERE {where}", (identity_key, *texts))
+            tokens = (
+                execute(f"DELETE FROM tokens WHERE object_id IN ({marks})", texts).rowcount
+                if identity_key == "objectId"
+                else 0
+            )
+            counts = (profiles.rowcount, events.rowcount, tokens)
+            execute(
+                "INSERT INTO deletions (deleted_at, by_key, ask, profiles_deleted,"
+                " events_deleted, tokens_deleted) VALUES (?, ?, ?, ?, ?, ?)",
+                (deleted_at, key, json.dumps(list(values)), *counts),
+            )
+        return Deletion(deleted_at, key, tuple(values), *counts)
 
     def log_request(self, entry: RequestLog) -> None:
         with self._lock, self._conn:
@@ -275,6 +354,11 @@ def read_profiles(path: str | os.PathLike[str]) -> list[Row]:
 def read_events(path: str | os.PathLike[str]) -> list[Row]:
     with SandboxStore(path) as store:
         return store.events()
+
+
+def read_deletions(path: str | os.PathLike[str]) -> list[Row]:
+    with SandboxStore(path) as store:
+        return store.deletions()
 
 
 def read_counts(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -133,7 +133,7 @@ class BatchResult:
 
 def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
     """Return the records of ``d`` or raise :class:`MalformedRequestError`."""
-    body = _decode_json(raw)
+    body = decode_json(raw)
     if not isinstance(body, dict):
         raise MalformedRequestError()
     records = body.get("d")
@@ -150,7 +150,7 @@ def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
     return records
 
 
-def _decode_json(raw: bytes) -> Any:
+def decode_json(raw: bytes) -> Any:
     """``raw`` parsed exactly as ``json.loads`` without NaN and Infinity parses it, or
     :class:`MalformedRequestError`.
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+DELETE_PATH = "/1/delete/profiles.json"
 ACCOUNT_ID = "acc-123"
 PASSCODE = "pass-SECRET-9f8e"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
@@ -56,6 +57,10 @@ class Client:
 
     def upload(self, *records: Any, path: str = "/1/upload") -> Response:
         return self.post({"d": list(records)}, path=path)
+
+    def delete(self, body: Any) -> Response:
+        """``POST /1/delete/profiles.json`` with ``body`` (e.g. ``{"identity": ["u-1"]}``)."""
+        return self.post(body, path=DELETE_PATH)
 
     def close(self) -> None:
         self.connection.close()

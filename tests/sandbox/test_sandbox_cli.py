@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from sandbox_helpers import Client, event, profile, wait_until
 
-from target_clevertap.sandbox import read_profiles
+from target_clevertap.sandbox import Sandbox, read_profiles
 from target_clevertap.sandbox.cli import main
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -108,13 +110,14 @@ def test_show_prints_counts_and_the_newest_rows(
 
     output = capsys.readouterr().out
     assert code == 0
-    assert output.splitlines()[:10] == [
+    assert output.splitlines()[:11] == [
         f"Sandbox database {database}",
         "profiles: 2",
         "events: 2",
         "  Charged: 1",
         "  Viewed: 1",
         "tokens: 0",
+        "deletions: 0",
         "requests: 3",
         "  HTTP 200: 3",
         "",
@@ -124,6 +127,53 @@ def test_show_prints_counts_and_the_newest_rows(
     assert '{"Name": "Bo"}' in output
     assert "Newest 1 events:" in output
     assert "Z  Viewed  {}" in output
+
+
+def test_show_lists_the_newest_deletions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "cli.db"
+    with Sandbox(ACCOUNT_ID, PASSCODE, db_path=database) as sandbox:
+        client = Client(sandbox.port, ACCOUNT_ID, PASSCODE)
+        client.upload(profile("u-1"), profile("u-2"), event(identity="u-1"))
+        client.delete({"guid": "__nobody"})
+        client.delete({"identity": ["u-1", "u-2", *(f"x-{n}" for n in range(5))]})
+    sandbox.close()
+
+    code = main(["show", "--db", str(database), "--limit", "1"])
+
+    output = capsys.readouterr().out
+    lines = output.splitlines()
+    assert code == 0
+    assert "deletions: 2" in lines
+    assert "profiles: 0" in lines
+    newest = lines[lines.index("Newest 1 deletions:") + 1]
+    assert re.fullmatch(
+        r'  \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00  identity \["u-1", "u-2", "x-0", '
+        r'"x-1", "x-2"\] and 2 more  removed 2 profiles, 1 events, 0 tokens',
+        newest,
+    )
+    assert "__nobody" not in output
+
+
+def test_serve_takes_the_delete_budget_from_a_flag(tmp_path: Path) -> None:
+    process, port = _start(
+        tmp_path, "--memory", "--quiet", "--max-concurrent-other", "1", "--latency-ms", "600"
+    )
+    admin = Client(port)
+
+    def deletes_in_flight() -> int:
+        return int(admin.request("GET", "/_sandbox/stats").json["other_apis"]["in_flight"])
+
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(Client(port, ACCOUNT_ID, PASSCODE).delete, {"identity": "u-1"})
+        wait_until(lambda: deletes_in_flight() == 1, "one delete in flight", timeout=10)
+        second = Client(port, ACCOUNT_ID, PASSCODE).delete({"identity": "u-2"})
+        first = held.result()
+    process.terminate()
+    process.communicate(timeout=10)
+
+    assert (first.status, second.status) == (200, 429)
 
 
 def test_show_explains_a_missing_database(

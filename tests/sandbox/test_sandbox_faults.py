@@ -159,6 +159,82 @@ def test_store_entry_stores_once_then_the_retry_duplicates(
     assert len(sandbox.events()) == 3
 
 
+def test_a_sequence_applies_to_deletes_and_uploads_in_arrival_order(
+    sandbox: Sandbox, client: Client
+) -> None:
+    client.upload(profile("u-1"), event(identity="u-1"))
+    sandbox.set_faults(Faults(sequence=["503", "502html", "reset", "slow:0.2", "500"]))
+
+    unavailable = client.delete({"identity": "u-1"})
+    gateway = client.delete({"identity": "u-1"})
+    with pytest.raises(ConnectionError):
+        client.delete({"identity": "u-1"})
+    started = time.monotonic()
+    slow = Client(sandbox.port).delete({"identity": "u-1"})
+    elapsed = time.monotonic() - started
+    upload = Client(sandbox.port).upload(profile("u-2"))
+
+    assert (unavailable.status, unavailable.json) == (503, UNAVAILABLE)
+    assert (gateway.status, gateway.headers["content-type"]) == (502, "text/html")
+    assert slow.json == {"status": "success"}
+    assert elapsed >= 0.2
+    assert upload.status == 500
+    assert [row["identity"] for row in sandbox.profiles()] == []
+    assert sandbox.events() == []
+    assert len(sandbox.deletions()) == 1
+    assert sandbox.stats()["other_apis"]["requests_by_status"] == {0: 1, 200: 1, 502: 1, 503: 1}
+
+
+@pytest.mark.parametrize(
+    ("match", "failing"),
+    [("identity=u-1", [True, False, True]), ("type=delete", [True, True, False])],
+)
+def test_match_picks_deletes_by_a_value_in_their_list_or_by_type(
+    sandbox: Sandbox, client: Client, match: str, failing: list[bool]
+) -> None:
+    sandbox.set_faults(Faults(forever="503", match=match))
+
+    statuses = [
+        client.delete({"identity": ["u-0", "u-1"]}).status,
+        client.delete({"identity": "u-2"}).status,
+        client.upload(profile("u-1")).status,
+    ]
+
+    assert statuses == [503 if fails else 200 for fails in failing]
+
+
+def test_match_on_guid_or_objectid_picks_a_guid_delete(sandbox: Sandbox, client: Client) -> None:
+    statuses = []
+    for match in ("guid=__g1", "objectId=__g1", "identity=__g1"):
+        sandbox.set_faults(Faults(sequence=["503"], match=match))
+        statuses.append(client.delete({"guid": ["__g0", "__g1"]}).status)
+
+    assert statuses == [503, 503, 200]
+
+
+def test_store_then_fail_applies_the_delete_then_answers_503(
+    sandbox: Sandbox, client: Client
+) -> None:
+    client.upload(profile("u-1"))
+    sandbox.set_faults(Faults(sequence=["store:503"]))
+
+    answer = client.delete({"identity": "u-1"})
+
+    assert (answer.status, answer.json) == (503, UNAVAILABLE)
+    assert sandbox.profiles() == []
+    assert [row["profiles_deleted"] for row in sandbox.deletions()] == [1]
+
+
+def test_latency_and_spaced_json_apply_to_deletes(sandbox: Sandbox, client: Client) -> None:
+    sandbox.set_faults(Faults(latency_ms=150, spaced_json=True))
+
+    started = time.monotonic()
+    answer = client.delete({"guid": "__g1"})
+
+    assert time.monotonic() - started >= 0.15
+    assert answer.body == b'{"status" : "success"}'
+
+
 def test_auth_error_text_is_configurable(sandbox: Sandbox) -> None:
     sandbox.set_faults(Faults(auth_error="Invalid Credentials"))
 
@@ -224,6 +300,7 @@ def test_admin_endpoint_changes_faults_at_runtime_without_credentials(
         (b'{"match": "evtName"}', "must look like key=value"),
         (b'{"latency_ms": -1}', "latency_ms is a whole number >= 0"),
         (b'{"max_concurrent": 0}', "max_concurrent is a whole number >= 1"),
+        (b'{"max_concurrent_other": 1.5}', "max_concurrent_other is a whole number >= 1"),
         (b'{"store_then_fail": "yes"}', "store_then_fail is true or false"),
         (b'["503"]', "Send the faults as a JSON object"),
         (b"{oops", "Expecting property name"),

@@ -14,6 +14,7 @@ from target_clevertap.sandbox import (
     Sandbox,
     SandboxStore,
     read_counts,
+    read_deletions,
     read_events,
     read_profiles,
 )
@@ -90,6 +91,23 @@ def test_removing_every_value_drops_the_property(
     client.upload(profile(Tags=removal))
 
     assert _only_profile(sandbox)["profile"] == {"Name": "Ana"}
+
+
+def test_delete_operator_unsets_stored_properties_and_leaves_the_others(
+    sandbox: Sandbox, client: Client
+) -> None:
+    client.upload(profile(Name="Ana", Email="ana@example.com", Score=3))
+
+    answer = client.upload(
+        profile(Email={"$delete": True}, Score={"$delete": True}, Never={"$delete": True})
+    )
+    created = client.upload(profile("u-new", Name={"$delete": True}))
+
+    assert answer.json == created.json == {"status": "success", "processed": 1, "unprocessed": []}
+    assert [(row["identity"], row["profile"]) for row in sandbox.profiles()] == [
+        ("u-1", {"Name": "Ana"}),
+        ("u-new", {}),
+    ]
 
 
 def test_multi_values_keep_the_newest_100_items() -> None:
@@ -188,6 +206,21 @@ def test_a_database_file_is_readable_by_others_while_running_and_after(tmp_path:
     assert (counts["profiles"], counts["events"], counts["requests_by_status"]) == (1, 1, {200: 1})
     with SandboxStore(db) as store:
         assert [row["evt_name"] for row in store.events(last=1)] == ["Signed Up"]
+
+
+def test_a_database_from_before_deletions_were_kept_still_reads(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    with Sandbox(ACCOUNT_ID, PASSCODE, db_path=db) as sandbox:
+        Client(sandbox.port).upload(profile())
+    sandbox.close()
+    old = sqlite3.connect(db)
+    with old:
+        old.execute("DROP TABLE deletions")
+    old.close()
+
+    assert read_deletions(db) == []
+    assert read_counts(db)["deletions"] == 0
+    assert len(read_profiles(db)) == 1
 
 
 def test_reading_a_missing_database_explains_and_creates_nothing(tmp_path: Path) -> None:
