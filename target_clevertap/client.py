@@ -79,6 +79,7 @@ class UploadClient:
     def __init__(self, settings: Settings, logger: logging.Logger) -> None:
         self.base_url = settings.base_url
         self.account_id = settings.account_id
+        self._passcode = settings.passcode
         self._dry_run = settings.dry_run
         self._timeout = settings.request_timeout
         self._max_retries = settings.max_retries
@@ -188,6 +189,9 @@ class UploadClient:
         if status == 200:
             answer = _json_or_retry(response)
             try:
+                if not request.lane.answered_per_record:  # its shape is not documented
+                    text = shown(answer, 500).replace(self._passcode, "(passcode)")
+                    self._logger.debug("%s answer: %s", request.lane.name, text)
                 request.lane.check_call_answer(answer)
             except UnclearAnswer as unclear:
                 raise RetryableError(str(unclear), 200) from None

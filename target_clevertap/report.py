@@ -119,6 +119,6 @@ def _summary_line(stream: str, tally: StreamTally) -> str:
     if tally.skipped_deleted:
         line += (
             f", skipped {tally.skipped_deleted} rows marked deleted (_sdc_deleted_at): not sent, "
-            "so CleverTap keeps what it had for them (setting 'on_delete')"
+            "so CleverTap keeps what it had for them ('on_delete': 'delete' deletes their profiles)"
         )
     return line + "."

@@ -38,7 +38,7 @@ def test_a_row_marked_deleted_is_not_sent_counted_and_state_moves_on(
     assert (
         "Stream 'users': received 3, sent 2, accepted 2, rejected locally 0, rejected by "
         "CleverTap 0, skipped 1 rows marked deleted (_sdc_deleted_at): not sent, so CleverTap "
-        "keeps what it had for them (setting 'on_delete')."
+        "keeps what it had for them ('on_delete': 'delete' deletes their profiles)."
     ) in done.stderr
 
 

@@ -150,3 +150,15 @@ def test_deletes_keep_to_the_budget_of_cleverTaps_other_apis() -> None:
 
     assert len(loopback.log) == 8
     assert loopback.most_in_flight == 2
+
+
+def test_a_delete_answer_is_logged_at_debug_without_the_passcode(
+    api: rm.Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.post(DELETE_URL, json={"status": "success", "echo": "secret"})
+    caplog.set_level(logging.DEBUG)
+
+    deliver(pipeline(), USERS_DELETED, deletes(1))
+
+    assert "profile delete answer: {'status': 'success', 'echo': '(passcode)'}" in caplog.text
+    assert "secret" not in caplog.text
