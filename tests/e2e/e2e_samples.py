@@ -38,6 +38,11 @@ def sample_events() -> list[Row]:
     return read_jsonl(SAMPLES_DIR / "events.jsonl")
 
 
+def sample_erasures() -> list[str]:
+    """Identities of the sample users who erased their account (`_sdc_deleted_at` rows)."""
+    return [row["id"] for row in read_jsonl(SAMPLES_DIR / "erasures.jsonl")]
+
+
 def is_bad_user(row: Row) -> bool:
     return not row.get("id") or row["id"] == INVALID_EMAIL_USER
 

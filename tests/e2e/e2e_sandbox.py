@@ -138,6 +138,7 @@ class Stored:
     profiles: dict[str, dict[str, Any]]  # identity -> merged profile and its ts
     events: list[dict[str, Any]]  # in arrival order
     requests_by_status: dict[int, int]  # every upload request the sandbox answered
+    deleted: list[str]  # identities (or guids) of every delete call, in order
 
     @classmethod
     def read(cls, db: Path) -> Stored:
@@ -146,6 +147,7 @@ class Stored:
                 profiles={row["identity"]: row for row in store.profiles()},
                 events=store.events(),
                 requests_by_status=dict(store.counts()["requests_by_status"]),
+                deleted=[value for row in store.deletions() for value in row["values"]],
             )
 
     @property
