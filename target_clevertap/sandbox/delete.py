@@ -19,16 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from target_clevertap.sandbox.faults import Faults, FaultState
+from target_clevertap.sandbox.faults import Faults
 from target_clevertap.sandbox.service import (
     ApiRequest,
-    Credentials,
     Reply,
     Service,
     encode_json,
 )
-from target_clevertap.sandbox.stats import Stats
-from target_clevertap.sandbox.store import StoreWriter
 from target_clevertap.sandbox.validation import (
     MALFORMED,
     MalformedRequestError,
@@ -93,22 +90,6 @@ def fault_subjects(ask: DeleteAsk) -> list[dict[str, str]]:
 
 
 class DeleteService(Service[DeleteAsk]):
-    def __init__(
-        self,
-        *,
-        credentials: Credentials,
-        rules: Rules,
-        faults: FaultState,
-        stats: Stats,
-        store: StoreWriter | None,
-        max_concurrent: int,
-    ) -> None:
-        super().__init__(
-            credentials=credentials, faults=faults, stats=stats, max_concurrent=max_concurrent
-        )
-        self._rules = rules
-        self._store = store
-
     def _limit(self, faults: Faults) -> int:
         return faults.max_concurrent_other or self._max_concurrent
 

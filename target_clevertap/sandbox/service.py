@@ -24,7 +24,8 @@ from urllib.parse import parse_qs
 
 from target_clevertap.sandbox.faults import FaultAction, Faults, FaultState
 from target_clevertap.sandbox.stats import RESET_STATUS, Stats
-from target_clevertap.sandbox.validation import MALFORMED, MalformedRequestError
+from target_clevertap.sandbox.store import StoreWriter
+from target_clevertap.sandbox.validation import MALFORMED, MalformedRequestError, Rules
 
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 TOO_MANY_REQUESTS = "Too many concurrent requests"
@@ -127,13 +128,17 @@ class Service(ABC, Generic[Parsed]):
         self,
         *,
         credentials: Credentials,
+        rules: Rules,
         faults: FaultState,
         stats: Stats,
+        store: StoreWriter | None,
         max_concurrent: int,
     ) -> None:
         self._credentials = credentials
+        self._rules = rules
         self._faults = faults
         self._stats = stats
+        self._store = store
         self._max_concurrent = max_concurrent
 
     def handle(self, request: ApiRequest) -> Reply:

@@ -11,19 +11,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from target_clevertap.sandbox.faults import Faults, FaultState
+from target_clevertap.sandbox.faults import Faults
 from target_clevertap.sandbox.service import (
     ApiRequest,
-    Credentials,
     Reply,
     Service,
     encode_json,
 )
-from target_clevertap.sandbox.stats import Stats
-from target_clevertap.sandbox.store import RequestLog, StoreWriter
+from target_clevertap.sandbox.store import RequestLog
 from target_clevertap.sandbox.validation import (
     BatchResult,
-    Rules,
     accept,
     parse_upload_body,
     validate_batch,
@@ -31,22 +28,6 @@ from target_clevertap.sandbox.validation import (
 
 
 class UploadService(Service[list[Any]]):
-    def __init__(
-        self,
-        *,
-        credentials: Credentials,
-        rules: Rules,
-        faults: FaultState,
-        stats: Stats,
-        store: StoreWriter | None,
-        max_concurrent: int,
-    ) -> None:
-        super().__init__(
-            credentials=credentials, faults=faults, stats=stats, max_concurrent=max_concurrent
-        )
-        self._rules = rules
-        self._store = store
-
     def _limit(self, faults: Faults) -> int:
         return faults.max_concurrent or self._max_concurrent
 
