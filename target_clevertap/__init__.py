@@ -1,7 +1,8 @@
 """target-clevertap: a Singer target that loads user profiles and events into CleverTap.
 
 The way a record travels, one module per step, one way:
-`messages` (Singer input, line numbers) -> `target` (the record loop; owns the sinks; exit codes)
+`messages` (Singer input, line numbers; `batch_files` for BATCH messages' files) -> `target`
+(the record loop; owns the sinks; exit codes)
 -> `sink` (per stream: checks records with `record_validation`, maps them with `mapping`, which
 uses `standard_fields`, `values` and `preflight`; pure) -> `pipeline` (the one door after
 mapping: batches per stream and lane, the reader's window) -> `delivery` (worker pools per budget,

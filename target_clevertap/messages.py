@@ -35,19 +35,7 @@ class LineCountingReader(SingerReader):
     def deserialize_json(self, line: str) -> dict[str, Any]:
         """Parse one line; refuse non-JSON, non-objects and duplicate keys with a clear reason."""
         self.line_number += 1
-        if not line.isascii():
-            _require_utf8(line)
-        try:
-            message = _DECODER.decode(line)
-            if _may_repeat_a_key(line, message):
-                message = _strict_parse(line)
-        except msgspec.DecodeError:
-            message = _strict_parse(line)
-        except RecursionError:
-            raise InputError("JSON nested too deeply to read.") from None
-        if not isinstance(message, dict):
-            raise InputError(f"a Singer message must be a JSON object, not {shown(message)}.")
-        return message
+        return parse_object(line, "a Singer message")
 
     @staticmethod
     def assert_line_requires(line_dict: dict[str, Any], requires: set[str]) -> None:
@@ -66,6 +54,23 @@ class LineCountingReader(SingerReader):
             f"unknown Singer message type {shown(message_dict.get('type'))}; expected SCHEMA, "
             "RECORD, STATE, ACTIVATE_VERSION or BATCH."
         )
+
+
+def parse_object(line: str, what: str) -> dict[str, Any]:
+    """One line of JSON holding an object (`what` names it in the complaint if it is not)."""
+    if not line.isascii():
+        _require_utf8(line)
+    try:
+        parsed = _DECODER.decode(line)
+        if _may_repeat_a_key(line, parsed):
+            parsed = _strict_parse(line)
+    except msgspec.DecodeError:
+        parsed = _strict_parse(line)
+    except RecursionError:
+        raise InputError("JSON nested too deeply to read.") from None
+    if not isinstance(parsed, dict):
+        raise InputError(f"{what} must be a JSON object, not {shown(parsed)}.")
+    return parsed
 
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from jsonschema import Draft7Validator
 from singer_sdk import Sink, Target
@@ -14,9 +14,11 @@ from singer_sdk.exceptions import (
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 
+from target_clevertap.batch_files import batch_records
 from target_clevertap.config import CONFIG_SCHEMA, Settings, config_errors
 from target_clevertap.delivery import DeliveryFailed
 from target_clevertap.messages import InputError, LineCountingReader
@@ -34,6 +36,10 @@ class TargetClevertap(Target):
     """Singer target for CleverTap's upload API."""
 
     name = "target-clevertap"
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        *Target.capabilities,
+        PluginCapabilities.BATCH,
+    ]
     config_jsonschema = CONFIG_SCHEMA
     default_sink_class = CleverTapSink
     message_reader_class = LineCountingReader
@@ -175,6 +181,13 @@ class TargetClevertap(Target):
             if sink.record_counter_metric.value:
                 sink.record_counter_metric.increment(0)  # logs if its interval has passed
         self._handle_max_record_age()
+
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        """Every record of the batch files, through the same record loop as a RECORD message."""
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        for record in batch_records(message_dict):
+            self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
 
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         super()._process_schema_message(message_dict)
