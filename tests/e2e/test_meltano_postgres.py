@@ -6,8 +6,10 @@ tap, reads `WHERE key >= bookmark`: a run re-reads the rows equal to the previou
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,3 +181,29 @@ def test_events_failing_forever_fail_the_run_and_a_rerun_delivers_the_rest(
     assert rerun.returncode == 0, rerun.explain()
     assert_all_delivered(harness, source)
     assert bookmarks(postgres_meltano(harness, source)) == source.max_bookmarks()
+
+
+def test_a_tap_writing_gzip_batch_files_delivers_every_row(
+    harness: Harness, source: Source, tmp_path: Path
+) -> None:
+    batches = tmp_path / "batches"
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": batches.as_uri(), "prefix": "tap-postgres-"},
+    }
+    meltano = postgres_meltano(harness, source).with_env(
+        TAP_POSTGRES_BATCH_CONFIG=json.dumps(batch_config)
+    )
+
+    finished = meltano.run(*PIPELINE)
+
+    assert finished.returncode == 0, finished.explain()
+    written = list(batches.iterdir())
+    assert written, "the tap wrote no batch file"
+    assert all(path.suffix == ".gz" for path in written)
+    assert_all_delivered(harness, source)
+    assert_rejected(
+        harness.rejected(),
+        split_users(source.users).bad,
+        split_events(source.events).bad,
+    )
