@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from target_clevertap.config import Settings
 from target_clevertap.lanes import Budget, Lane, UnclearAnswer
 from target_clevertap.limiter import AdaptiveLimiter
-from target_clevertap.text import shown
+from target_clevertap.text import secret_forms, shown, without_secret
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_WAIT_SECONDS = 60.0
@@ -79,7 +79,7 @@ class UploadClient:
     def __init__(self, settings: Settings, logger: logging.Logger) -> None:
         self.base_url = settings.base_url
         self.account_id = settings.account_id
-        self._passcode = settings.passcode
+        self._passcode_forms = secret_forms(settings.passcode)
         self._dry_run = settings.dry_run
         self._timeout = settings.request_timeout
         self._max_retries = settings.max_retries
@@ -159,18 +159,30 @@ class UploadClient:
     def _attempt(self, request: _Request, *, first: bool) -> tuple[int, Any]:
         limiter = request.limiter
         with limiter.slot(request.ticket) as generation:
-            response = self._post(request)
+            reply = self._reply(self._post(request))
             # The cap reacts before this slot is given back, so no request slips in under it.
-            if response.status_code == 200:
+            if reply.status == 200:
                 limiter.succeeded()
-            elif response.status_code == 429:
+            elif reply.status == 429:
                 others_in_flight = limiter.throttled(generation)
-                if others_in_flight and first and "Retry-After" not in response.headers:
+                if others_in_flight and first and reply.retry_after is None:
                     # The budget is taken by our own requests: the lowered cap holds this one
                     # back until one of them finishes, so a timed wait would only leave a slot
                     # idle (and hold back the reader, which waits for the oldest batch).
-                    raise RetryableError(f"HTTP 429: {_error_text(response)}", 429, retry_after=0.0)
-        return response.status_code, self._read(response, request)
+                    raise RetryableError(f"HTTP 429: {reply.error_text()}", 429, retry_after=0.0)
+        return reply.status, self._read(reply, request)
+
+    def _reply(self, response: requests.Response) -> _Reply:
+        """The answer as the rest of the target sees it: the passcode gone from its text."""
+        forms = self._passcode_forms
+        return _Reply(
+            response.status_code,
+            # UTF-8, as CleverTap writes JSON: requests would read a text/html page without a
+            # charset as Latin-1, and a passcode with non-ASCII characters would then not match.
+            without_secret(response.content.decode("utf-8", errors="replace"), forms),
+            _retry_after(response.headers),
+            without_secret(response.headers.get("Location", "?"), forms),
+        )
 
     def _post(self, request: _Request) -> requests.Response:
         if self._stopped.is_set():
@@ -184,23 +196,20 @@ class UploadClient:
         except requests.ConnectionError as exc:
             raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
 
-    def _read(self, response: requests.Response, request: _Request) -> Any:
-        status = response.status_code
+    def _read(self, reply: _Reply, request: _Request) -> Any:
+        status = reply.status
         if status == 200:
-            answer = _json_or_retry(response)
+            answer = reply.json_or_retry()
             try:
                 if not request.lane.answered_per_record:  # its shape is not documented
-                    text = shown(answer, 500).replace(self._passcode, "(passcode)")
-                    self._logger.debug("%s answer: %s", request.lane.name, text)
+                    self._logger.debug("%s answer: %s", request.lane.name, shown(answer, 500))
                 request.lane.check_call_answer(answer)
             except UnclearAnswer as unclear:
                 raise RetryableError(str(unclear), 200) from None
             return answer
-        message = _error_text(response)
+        message = reply.error_text()
         if status in RETRYABLE_STATUSES:
-            raise RetryableError(
-                f"HTTP {status}: {message}", status, _retry_after(response.headers)
-            )
+            raise RetryableError(f"HTTP {status}: {message}", status, reply.retry_after)
         if status == 400:
             raise BatchRefused(message)
         if status in (401, 403):
@@ -208,7 +217,7 @@ class UploadClient:
         if 300 <= status < 400:
             raise UploadError(
                 f"CleverTap answered with a redirect (HTTP {status}) to "
-                f"{response.headers.get('Location', '?')}; the credentials are not sent there. "
+                f"{reply.location}; the credentials are not sent there. "
                 "Check 'region' or 'api_url'."
             )
         raise UploadError(
@@ -273,27 +282,34 @@ def _pooled_session(pool_size: int, url: str) -> requests.Session:
     return session
 
 
-def _json_body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+@dataclass(frozen=True)
+class _Reply:
+    """An HTTP answer with the passcode scrubbed from its text and headers."""
 
+    status: int
+    text: str
+    retry_after: float | None
+    location: str
 
-def _json_or_retry(response: requests.Response) -> Any:
-    body = _json_body(response)
-    if not isinstance(body, Mapping):
-        raise RetryableError(f"HTTP 200 with an unreadable body: {shown(response.text)}", 200)
-    return body
+    def body(self) -> Any:
+        try:
+            return orjson.loads(self.text)
+        except orjson.JSONDecodeError:
+            return None
 
+    def json_or_retry(self) -> Any:
+        body = self.body()
+        if not isinstance(body, Mapping):
+            raise RetryableError(f"HTTP 200 with an unreadable body: {shown(self.text)}", 200)
+        return body
 
-def _error_text(response: requests.Response) -> str:
-    """CleverTap's `error` text when the body is its JSON envelope, else the start of the body."""
-    body = _json_body(response)
-    if isinstance(body, Mapping) and body.get("error"):
-        return str(body["error"])
-    text = " ".join(response.text.split())
-    return f"non-JSON body {shown(text)}" if text else "empty body"
+    def error_text(self) -> str:
+        """CleverTap's `error` text when the body is its JSON envelope, else its start."""
+        body = self.body()
+        if isinstance(body, Mapping) and body.get("error"):
+            return str(body["error"])
+        text = " ".join(self.text.split())
+        return f"non-JSON body {shown(text)}" if text else "empty body"
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

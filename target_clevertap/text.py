@@ -1,11 +1,46 @@
-"""How values are quoted in messages for people: short, whatever their size."""
+"""Text for people: values quoted short, whatever their size; a secret never shown.
+
+`without_secret` is the one place network text (answer bodies, headers) loses the passcode, in
+every form a server or proxy may echo it: as sent, JSON-escaped and URL-encoded.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import quote, quote_plus
+
+HIDDEN = "(passcode)"
 
 
 def shown(value: Any, limit: int = 80) -> str:
     """A value as it appears in a message, cut short so a huge value cannot flood a log."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The ways a secret can appear in text echoed back, longest first: as sent, and escaped
+    once or twice (JSON, URL), as a server may echo headers inside a JSON string it escapes."""
+    forms = {secret}
+    for _ in range(2):
+        forms |= {escaped for form in forms for escaped in _escapes(form)}
+    return tuple(sorted((form for form in forms if form), key=len, reverse=True))
+
+
+def _escapes(text: str) -> tuple[str, ...]:
+    return (
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        quote(text, safe=""),
+        quote(text),
+        quote_plus(text),
+    )
+
+
+def without_secret(text: str, forms: tuple[str, ...]) -> str:
+    """The text with every form of the secret replaced by a marker."""
+    for form in forms:
+        if form in text:
+            text = text.replace(form, HIDDEN)
+    return text
