@@ -22,9 +22,12 @@ from target_clevertap.plan import (
     DEFAULT_MAP_STANDARD_FIELDS,
     IDENTITY_TYPES,
     ON_DELETE,
+    ON_DELETE_DELETE,
     ON_NULL,
+    ON_NULL_UNSET,
     STREAM_TYPES,
     StreamSettings,
+    refusal,
     stream_settings,
     why_it_cannot_delete,
     why_it_cannot_unset,
@@ -379,10 +382,7 @@ def _deletion_errors(name: str, settings: StreamSettings) -> list[str]:
     if settings.type == "delete":
         return [f"Setting 'streams.{name}.type' is 'delete', but {why}."]
     if settings.on_delete == "delete" and not settings.on_delete_inherited:
-        return [
-            f"Setting 'streams.{name}.on_delete' is 'delete', but {why}; use 'skip' or "
-            "'upsert' for this stream."
-        ]
+        return [refusal(name, ON_DELETE_DELETE, why)]
     return []
 
 
@@ -394,7 +394,5 @@ def _null_errors(name: str, settings: StreamSettings) -> list[str]:
         ]
     why = why_it_cannot_unset(settings.type)
     if settings.on_null == "unset" and not settings.on_null_inherited and why is not None:
-        return [
-            f"Setting 'streams.{name}.on_null' is 'unset', but {why}; use 'omit' for this stream."
-        ]
+        return [refusal(name, ON_NULL_UNSET, why)]
     return []

@@ -129,8 +129,18 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
     properties: Mapping[str, Any] = schema.get("properties") or {}
     looks_like_events = bool(settings.event_name) or settings.event_name_field in properties
     kind: StreamKind = settings.type or ("event" if looks_like_events else "profile")
-    on_delete, delete_note = _effective_on_delete(stream, settings, kind)
-    on_null, null_note = _effective_on_null(stream, settings, kind)
+    # A delete stream deletes every row: its `on_delete` has nothing to decide.
+    cannot_delete = None if kind == "delete" else why_it_cannot_delete(kind, settings.identity_type)
+    on_delete, delete_note = _effective(
+        stream, ON_DELETE_DELETE, settings.on_delete, settings.on_delete_inherited, cannot_delete
+    )
+    on_null, null_note = _effective(
+        stream,
+        ON_NULL_UNSET,
+        settings.on_null,
+        settings.on_null_inherited,
+        why_it_cannot_unset(kind),
+    )
     return StreamPlan(
         stream=stream,
         kind=kind,
@@ -157,24 +167,6 @@ def why_it_cannot_delete(kind: str | None, identity_type: str) -> str | None:
     return None
 
 
-def _effective_on_delete(
-    stream: str, settings: StreamSettings, kind: StreamKind
-) -> tuple[str, str | None]:
-    """The stream's `on_delete`, and a note if one from the "*" entry does not apply to it."""
-    why = why_it_cannot_delete(kind, settings.identity_type)
-    if settings.on_delete != "delete" or kind == "delete" or why is None:
-        return settings.on_delete, None
-    if not settings.on_delete_inherited:
-        raise UnusableStreamSettings(
-            f"Setting 'streams.{stream}.on_delete' is 'delete', but {why}; use 'skip' or "
-            "'upsert' for this stream."
-        )
-    return DEFAULT_ON_DELETE, (
-        f"Stream '{stream}': 'on_delete: delete' from the \"*\" entry does not apply ({why}); "
-        "its rows marked deleted are skipped."
-    )
-
-
 def _is_date_property(prop: Mapping[str, Any]) -> bool:
     if prop.get("format") in {"date", "date-time"}:
         return True
@@ -191,18 +183,47 @@ def why_it_cannot_unset(kind: str | None) -> str | None:
     return None
 
 
-def _effective_on_null(
-    stream: str, settings: StreamSettings, kind: StreamKind
+@dataclass(frozen=True)
+class Switch:
+    """A per-stream setting's value that some kinds of stream cannot take."""
+
+    name: str
+    value: str
+    instead: str  # what to use where it cannot apply
+    default: str
+    default_does: str  # what the default then does, for the note
+
+
+ON_DELETE_DELETE = Switch(
+    "on_delete",
+    "delete",
+    "'skip' or 'upsert'",
+    DEFAULT_ON_DELETE,
+    "its rows marked deleted are skipped",
+)
+ON_NULL_UNSET = Switch("on_null", "unset", "'omit'", DEFAULT_ON_NULL, "its nulls are left out")
+
+
+def refusal(stream: str, switch: Switch, why: str) -> str:
+    """The sentence refusing a stream's own setting that cannot apply to it."""
+    return (
+        f"Setting 'streams.{stream}.{switch.name}' is '{switch.value}', but {why}; use "
+        f"{switch.instead} for this stream."
+    )
+
+
+def _effective(
+    stream: str, switch: Switch, value: str, inherited: bool, why: str | None
 ) -> tuple[str, str | None]:
-    """The stream's `on_null`, and a note if one from the "*" entry does not apply to it."""
-    why = why_it_cannot_unset(kind)
-    if settings.on_null != "unset" or why is None:
-        return settings.on_null, None
-    if not settings.on_null_inherited:
-        raise UnusableStreamSettings(
-            f"Setting 'streams.{stream}.on_null' is 'unset', but {why}; use 'omit' for this stream."
-        )
-    return DEFAULT_ON_NULL, (
-        f"Stream '{stream}': 'on_null: unset' from the \"*\" entry does not apply ({why}); its "
-        "nulls are left out."
+    """The stream's value of the setting, and a note if one from the "*" entry does not apply.
+
+    Its own entry asking for what cannot apply stops the run (`UnusableStreamSettings`).
+    """
+    if value != switch.value or why is None:
+        return value, None
+    if not inherited:
+        raise UnusableStreamSettings(refusal(stream, switch, why))
+    return switch.default, (
+        f"Stream '{stream}': '{switch.name}: {switch.value}' from the \"*\" entry does not apply "
+        f"({why}); {switch.default_does}."
     )
