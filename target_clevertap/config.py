@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from phonenumbers import SUPPORTED_REGIONS
 from singer_sdk import typing as th
 
+from target_clevertap import device_tokens, subscriptions
+from target_clevertap.device_tokens import TOKEN_TYPES
 from target_clevertap.plan import (
     DEFAULT_MAP_STANDARD_FIELDS,
     IDENTITY_TYPES,
@@ -107,6 +109,65 @@ STREAM_SETTINGS_SCHEMA = th.ObjectType(
     th.Property("timestamp_field", th.StringType),
     th.Property("on_delete", th.StringType, allowed_values=list(ON_DELETE)),
     th.Property("on_null", th.StringType, allowed_values=list(ON_NULL)),
+    th.Property(
+        "token_field",
+        th.StringType,
+        description="Token streams: the field holding the device token (default 'token').",
+    ),
+    th.Property(
+        "token_type",
+        th.StringType,
+        allowed_values=list(TOKEN_TYPES),
+        description=(
+            "Token streams: one token type for every row (fcm, gcm, apns, wns, mpns, chrome); "
+            "without it each row's type is read from token_type_field."
+        ),
+    ),
+    th.Property(
+        "token_type_field",
+        th.StringType,
+        description="Token streams: the field holding each row's token type (default "
+        "'token_type').",
+    ),
+    th.Property(
+        "token_keys_field",
+        th.StringType,
+        description=(
+            "Token streams: the field holding a chrome token's keys, an object (or its JSON "
+            "text) with p256dh and auth (default 'token_keys')."
+        ),
+    ),
+    th.Property(
+        "channel",
+        th.StringType,
+        allowed_values=list(subscriptions.CHANNELS),
+        description=(
+            "Subscription streams: one channel for every row (email or phone); without it each "
+            "row's channel is read from channel_field."
+        ),
+    ),
+    th.Property(
+        "channel_field",
+        th.StringType,
+        description="Subscription streams: the field holding each row's channel, email or phone "
+        "(default 'channel').",
+    ),
+    th.Property(
+        "value_field",
+        th.StringType,
+        description=(
+            "Subscription streams: the field holding the email address or phone number (E.164, "
+            "or national with default_phone_region) (default 'value')."
+        ),
+    ),
+    th.Property(
+        "status_field",
+        th.StringType,
+        description=(
+            "Subscription streams: the field holding Unsubscribe or Resubscribe, or a boolean "
+            "'subscribed' (true resubscribes, false unsubscribes) (default 'status')."
+        ),
+    ),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -150,9 +211,12 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Streams",
         description=(
             'Per-stream settings keyed by stream name; "*" gives defaults. Each: type '
-            "(profile|event), identity_field, identity_type, event_name, event_name_field, "
-            "timestamp_field, on_delete (skip|upsert|delete: what a row whose _sdc_deleted_at "
-            "is set does), on_null (omit|unset: what a null property of a profile does)."
+            "(profile|event|delete|token|subscription), identity_field, identity_type, "
+            "event_name, event_name_field, timestamp_field, on_delete (skip|upsert|delete: what "
+            "a row whose _sdc_deleted_at is set does), on_null (omit|unset: what a null property "
+            "of a profile does); token streams: token_field, token_type or token_type_field, "
+            "token_keys_field; subscription streams: channel or channel_field, value_field, "
+            "status_field."
         ),
     ),
     th.Property(
@@ -351,14 +415,18 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
         settings = stream_settings(config, name)
         if settings.type not in (None, *STREAM_TYPES):
             errors.append(
-                f"Setting 'streams.{name}.type' is '{settings.type}'; use 'profile', 'event' or "
-                "'delete'."
+                f"Setting 'streams.{name}.type' is '{settings.type}'; use one of "
+                f"{', '.join(STREAM_TYPES)}."
             )
         if settings.identity_type not in IDENTITY_TYPES:
             errors.append(
                 f"Setting 'streams.{name}.identity_type' is '{settings.identity_type}'; use one "
                 f"of {', '.join(IDENTITY_TYPES)}."
             )
+        if settings.type == "token":
+            errors += device_tokens.settings_errors(name, settings.token, settings.identity_type)
+        if settings.type == "subscription":
+            errors += subscriptions.settings_errors(name, settings.subscription, settings.own_entry)
         errors += _deletion_errors(name, settings)
         errors += _null_errors(name, settings)
         if settings.type == "event" and not (settings.event_name or settings.event_name_field):

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from target_clevertap import preflight, values
+from target_clevertap import device_tokens, preflight, subscriptions, values
+from target_clevertap.device_tokens import TOKEN_IDENTITY_TYPE
 from target_clevertap.plan import DELETABLE_BY, StreamPlan
 from target_clevertap.standard_fields import STANDARD_KEYS, StandardField, standard_field_for
 from target_clevertap.text import shown
@@ -49,11 +50,34 @@ class Rejection:
 def deletion(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection:
     """The profile to delete for a row marked deleted (or of a delete stream): its identity only,
     under the key CleverTap's delete call takes (`identity`, or `guid` for objectId streams)."""
+    return _or_rejection(lambda: {DELETABLE_BY[plan.identity_type]: _identity(record, plan)})
+
+
+def device_token(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection:
+    """The token upload record of a token stream's row: its CleverTap ID and `tokenData`."""
+    assert plan.token is not None, "a token stream's plan has token settings"
+    settings = plan.token
+    return _or_rejection(
+        lambda: {
+            "type": "token",
+            TOKEN_IDENTITY_TYPE: _identity(record, plan),
+            "tokenData": device_tokens.token_data(record, settings),
+        }
+    )
+
+
+def subscription(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection:
+    """The `/1/subscribe` record of a subscription stream's row."""
+    assert plan.subscription is not None, "a subscription stream's plan has its settings"
+    settings, region = plan.subscription, plan.default_phone_region
+    return _or_rejection(lambda: subscriptions.subscription_record(record, settings, region))
+
+
+def _or_rejection(build: Callable[[], Payload]) -> Payload | Rejection:
     try:
-        identity = _identity(record, plan)
+        return build()
     except Unmappable as problem:
         return Rejection(problem.code, problem.reason)
-    return {DELETABLE_BY[plan.identity_type]: identity}
 
 
 class RecordMapper:

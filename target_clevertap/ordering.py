@@ -4,8 +4,12 @@ A record changes what CleverTap holds for one identity (an identity, objectId, F
 value). For the pairs of kinds in `MUST_FOLLOW`, a record read later reaches CleverTap only after
 the one read earlier for the same identity is acknowledged:
 - a profile upsert after an earlier one (from another batch or stream), so the last value wins;
-- a profile upsert, or an event, after a delete of that profile, and a delete after either, so a
-  delete is never undone or overtaken by what came before it.
+- a profile upsert, an event or a device token after a delete of that profile, and a delete
+  after any of them, so a delete is never undone or overtaken by what came before it;
+- a subscription change after an earlier one of the same email address or phone number, so an
+  Unsubscribe then Resubscribe (or the reverse) ends as read. As CleverTap's reference does not
+  say that the records of one subscribe request are applied in order, an address repeated
+  while its stream's batch fills sends that batch first (`ONE_PER_REQUEST`).
 Every pair is ordered both ways, so two steps keep it. While batches fill (`Pipeline`), a record
 whose identity is in another route's filling batch of a kind it must follow sends that batch
 first: no two filling batches of such kinds share an identity, and every batch is handed to
@@ -19,6 +23,13 @@ identity creates the profile (API reference section 3), so an event that overtak
 upsert (both in flight together) ends attached to the full profile once the upsert lands. Holding
 each event batch until its users' upserts were acknowledged cost 15% of the throughput of a
 mixed profile and event feed (benchmarks/README.md), over the 5% this was allowed.
+Device tokens are not ordered against profile upserts or among themselves: CleverTap takes a
+token only for a user already known through its SDK (a profile upsert does not create what the
+token needs), and adding a token twice, or two tokens of a user, leaves both stored in any order.
+Subscription changes are not ordered against profile upserts: they name an address, not a
+profile (a different identity space), and apply to every profile sharing it; a profile stream
+giving an address that a subscription stream of the same run changes should be loaded first, in
+an earlier run (README, "Subscriptions").
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ import threading
 from collections.abc import Set
 from dataclasses import dataclass
 
-Kind = str  # "profile", "event" or "delete"
+Kind = str  # "profile", "event", "delete", "token" or "subscription"
 
 # (earlier kind, later kind): the later record goes only once the earlier one is acknowledged.
 MUST_FOLLOW: frozenset[tuple[Kind, Kind]] = frozenset(
@@ -39,8 +50,13 @@ MUST_FOLLOW: frozenset[tuple[Kind, Kind]] = frozenset(
         ("delete", "profile"),
         ("delete", "event"),
         ("delete", "delete"),
+        ("token", "delete"),
+        ("delete", "token"),
+        ("subscription", "subscription"),
     }
 )
+# Kinds whose request names an identity at most once (see above).
+ONE_PER_REQUEST: frozenset[Kind] = frozenset({"subscription"})
 
 
 def must_follow(earlier: Kind, later: Kind) -> bool:

@@ -26,7 +26,7 @@ from target_clevertap.delivery import Batch, BatchOutcome, Delivery, Route
 from target_clevertap.jsonl import dumps_exact
 from target_clevertap.lanes import LANES, UPLOADS, Budget
 from target_clevertap.mapping import Payload, Rejection
-from target_clevertap.ordering import must_follow
+from target_clevertap.ordering import ONE_PER_REQUEST, must_follow
 from target_clevertap.rejects import RejectsFile
 from target_clevertap.report import RunReport
 
@@ -71,12 +71,14 @@ class Pipeline:
             self._reject_locally(route, record, result)
             return
         if self._settings.dry_run and not route.lane.dry_run:
-            self._report.held_in_dry_run(route.stream)
+            self._report.held_in_dry_run(route.stream, route.kind)
             return
         identity = result[route.payload_key]
         followed = self._followed.get(route)
         for other in self._learn(route) if followed is None else followed:
             self._send_first_if_it_holds(other, identity)
+        if route.kind in ONE_PER_REQUEST:
+            self._send_first_if_it_holds(route, identity)
         batch = self._filling.get(route)
         if batch is None:
             batch = self._filling[route] = Batch(route, self._checkpoint.open_span(position))

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from target_clevertap.device_tokens import TokenSettings
+from target_clevertap.subscriptions import SubscriptionSettings
+
 IDENTITY_TYPES = ("identity", "objectId", "FBID", "GPID")
 # CleverTap deletes profiles by identity, or by CleverTap ID ("guid", our objectId) only.
 DELETABLE_BY = {"identity": "identity", "objectId": "guid"}
-STREAM_TYPES = ("profile", "event", "delete")
+STREAM_TYPES = ("profile", "event", "delete", "token", "subscription")
 # What a row marked deleted (`_sdc_deleted_at` set) does: left out, sent like any other row, or
 # its CleverTap profile deleted.
 ON_DELETE = ("skip", "upsert", "delete")
@@ -30,7 +33,7 @@ DEFAULT_ON_DELETE = "skip"
 DEFAULT_ON_NULL = "omit"
 DEFAULTS_KEY = "*"
 
-StreamKind = Literal["profile", "event", "delete"]
+StreamKind = Literal["profile", "event", "delete", "token", "subscription"]
 
 
 class UnusableStreamSettings(Exception):
@@ -51,6 +54,9 @@ class StreamSettings:
     on_delete_inherited: bool  # from the "*" entry, not the stream's own
     on_null: str
     on_null_inherited: bool
+    token: TokenSettings
+    subscription: SubscriptionSettings
+    own_entry: Mapping[str, Any]  # the stream's own `streams` entry, as given
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class StreamPlan:
     on_delete: str = DEFAULT_ON_DELETE
     on_null: str = DEFAULT_ON_NULL
     notes: tuple[str, ...] = ()  # said once at the stream's start: settings that do not apply
+    token: TokenSettings | None = None  # token streams only
+    subscription: SubscriptionSettings | None = None  # subscription streams only
 
     @functools.cached_property
     def routing_fields(self) -> frozenset[str]:
@@ -85,6 +93,16 @@ class StreamPlan:
             return (
                 f"Stream '{self.stream}' deletes profiles: every row names one by "
                 f"'{self.identity_field}' as {self.identity_type}."
+            )
+        if self.kind == "token":
+            return (
+                f"Stream '{self.stream}' uploads device tokens: each row's CleverTap ID from "
+                f"'{self.identity_field}'."
+            )
+        if self.kind == "subscription":
+            return (
+                f"Stream '{self.stream}' unsubscribes and resubscribes email addresses and phone "
+                "numbers (for every profile sharing one)."
             )
         if self.kind == "profile":
             return (
@@ -120,6 +138,9 @@ def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
         on_delete_inherited=stream != DEFAULTS_KEY and "on_delete" not in own,
         on_null=merged.get("on_null") or DEFAULT_ON_NULL,
         on_null_inherited=stream != DEFAULTS_KEY and "on_null" not in own,
+        token=TokenSettings.from_entry(merged),
+        subscription=SubscriptionSettings.from_entry(merged),
+        own_entry=own,
     )
 
 
@@ -155,6 +176,8 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
         on_delete=on_delete,
         on_null=on_null,
         notes=tuple(note for note in (delete_note, null_note) if note),
+        token=settings.token if kind == "token" else None,
+        subscription=settings.subscription if kind == "subscription" else None,
     )
 
 
@@ -162,6 +185,10 @@ def why_it_cannot_delete(kind: str | None, identity_type: str) -> str | None:
     """Why rows of such a stream cannot delete CleverTap profiles, or None if they can."""
     if kind == "event":
         return "an event stream cannot delete (CleverTap deletes profiles, not single events)"
+    if kind == "token":
+        return "a token stream cannot delete (a token row marked deleted is not a deleted user)"
+    if kind == "subscription":
+        return "a subscription stream names an address, not a profile to delete"
     if identity_type not in DELETABLE_BY:
         return f"CleverTap deletes profiles by identity or objectId only, not by {identity_type}"
     return None
@@ -178,8 +205,8 @@ def why_it_cannot_unset(kind: str | None) -> str | None:
     """Why nulls of such a stream cannot unset properties, or None if they can."""
     if kind == "event":
         return "an event stream has no stored properties to unset"
-    if kind == "delete":
-        return "a delete stream sends no properties"
+    if kind in ("delete", "token", "subscription"):
+        return f"a {kind} stream sends no properties"
     return None
 
 

@@ -20,6 +20,7 @@ class StreamTally:
     deleted: int = 0
     not_erased: int = 0  # deletions rejected, here or by CleverTap
     held_in_dry_run: int = 0
+    held_kind: str = "delete"  # the kind of the records a dry run held: delete or subscription
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -35,7 +36,7 @@ class RunReport:
         self._lock = threading.Lock()
         self._received: Counter[str] = Counter()
         self._skipped_deleted: Counter[str] = Counter()
-        self._held_in_dry_run: Counter[str] = Counter()
+        self._held_in_dry_run: Counter[tuple[str, str]] = Counter()
         self.streams: dict[str, StreamTally] = {}
 
     def received(self, stream: str) -> None:
@@ -46,9 +47,10 @@ class RunReport:
         """One row marked deleted left out by `on_delete: skip` (reading thread only)."""
         self._skipped_deleted[stream] += 1
 
-    def held_in_dry_run(self, stream: str) -> None:
-        """One record a dry run does not send, as its endpoint has no dry run (reading thread)."""
-        self._held_in_dry_run[stream] += 1
+    def held_in_dry_run(self, stream: str, kind: str) -> None:
+        """One record (a delete or subscription) a dry run does not send, as its endpoint has no
+        dry run (reading thread)."""
+        self._held_in_dry_run[stream, kind] += 1
 
     def rejected_locally(self, stream: str, code: str, *, erasure: bool = False) -> None:
         """One record refused before sending (`erasure`: a profile to delete)."""
@@ -92,12 +94,25 @@ class RunReport:
                 self._tally(stream).received = count
             for stream, count in self._skipped_deleted.items():
                 self._tally(stream).skipped_deleted = count
-            for stream, count in self._held_in_dry_run.items():
-                self._tally(stream).held_in_dry_run = count
+            for (stream, kind), count in self._held_in_dry_run.items():
+                tally = self._tally(stream)
+                tally.held_in_dry_run, tally.held_kind = count, kind
             return [_summary_line(name, t) for name, t in sorted(self.streams.items())]
 
     def _tally(self, stream: str) -> StreamTally:
         return self.streams.setdefault(stream, StreamTally())
+
+
+_WOULD_HAVE = {
+    "delete": (
+        ", would have deleted {} profiles (a dry run sends no delete: CleverTap's delete has no "
+        "dry run)"
+    ),
+    "subscription": (
+        ", would have sent {} subscription changes (a dry run sends none: CleverTap's subscribe "
+        "has no dry run)"
+    ),
+}
 
 
 def _summary_line(stream: str, tally: StreamTally) -> str:
@@ -112,10 +127,7 @@ def _summary_line(stream: str, tally: StreamTally) -> str:
     if tally.deleted:
         line += f", deleted {tally.deleted} profiles"
     if tally.held_in_dry_run:
-        line += (
-            f", would have deleted {tally.held_in_dry_run} profiles (a dry run sends no delete: "
-            "CleverTap's delete has no dry run)"
-        )
+        line += _WOULD_HAVE[tally.held_kind].format(tally.held_in_dry_run)
     if tally.skipped_deleted:
         line += (
             f", skipped {tally.skipped_deleted} rows marked deleted (_sdc_deleted_at): not sent, "

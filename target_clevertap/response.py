@@ -3,6 +3,11 @@
 CleverTap answers HTTP 200 even when records fail. Each refused record is listed in
 `unprocessed` with a reason ending in `Skipped record number : N` (1-based within the request);
 the echoed record is a normalised copy, so it is only a fallback for finding the input record.
+
+Subscribe requests are read the same way: their answer says `success` or `partial`, and the
+shape of its per-record errors is not documented (API reference section 9). Read defensively,
+an answer that is not a plain success and does not account for a record (listed as refused, or
+counted in `processed`) leaves that record's outcome unknown, never delivered.
 """
 
 from __future__ import annotations
@@ -85,11 +90,17 @@ def _find_echoed(
     )
 
 
+# What names a record's subject: an identity, or a subscribe record's address.
+_SUBJECT_KEYS = (*IDENTITY_TYPES, "value")
+
+
 def _fingerprint(record: Mapping[str, Any]) -> tuple[str, ...]:
-    identity = next(
-        (f"{key}={record[key]}" for key in IDENTITY_TYPES if record.get(key) is not None), ""
+    subject = next(
+        (f"{key}={record[key]}" for key in _SUBJECT_KEYS if record.get(key) is not None), ""
     )
-    return (str(record.get("type")), identity, str(record.get("evtName", "")))
+    token = record.get("tokenData")
+    token_id = token.get("id") if isinstance(token, Mapping) else None
+    return (str(record.get("type")), subject, str(record.get("evtName", "")), str(token_id))
 
 
 def _unaccounted(

@@ -7,15 +7,23 @@ stream's partial batches.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.sinks import BatchSink
 
 from target_clevertap.delivery import Route
-from target_clevertap.lanes import DELETES, UPLOADS
-from target_clevertap.mapping import RecordMapper, Rejection, deletion
-from target_clevertap.plan import DELETABLE_BY, plan_stream
+from target_clevertap.lanes import DELETES, DEVICE_TOKENS, SUBSCRIPTIONS, UPLOADS
+from target_clevertap.mapping import (
+    Payload,
+    RecordMapper,
+    Rejection,
+    deletion,
+    device_token,
+    subscription,
+)
+from target_clevertap.plan import DELETABLE_BY, StreamPlan, plan_stream
 from target_clevertap.record_validation import RecordValidator
 
 if TYPE_CHECKING:
@@ -46,11 +54,11 @@ class CleverTapSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         self.plan = plan_stream(target.config, stream_name, schema)
-        self._mapper = RecordMapper(self.plan)
+        self._map = _mapper(self.plan)
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
+        self._route = _route(self.plan)
         identity_type = self.plan.identity_type
-        self._route = Route(stream_name, UPLOADS, self.plan.kind, identity_type, identity_type)
         self._deletes = Route(
             stream_name, DELETES, "delete", identity_type, DELETABLE_BY.get(identity_type, "")
         )
@@ -125,14 +133,32 @@ class CleverTapSink(BatchSink):
             return
         validator = self._record_validator
         violation = None if validator is None else validator.violation(record)
-        result = (
-            self._mapper.map(record)
-            if violation is None
-            else Rejection("schema_invalid", violation)
-        )
+        result = self._map(record) if violation is None else Rejection("schema_invalid", violation)
         self._pipeline.accept(self._route, record, result)
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """The SDK drains this stream: hand its partial batches to delivery."""
         del context
         self._pipeline.send_buffered(self.stream_name)
+
+
+# What the subscribe endpoint names instead of a profile: an email address or phone number.
+SUBSCRIBED_ADDRESS = "address"
+
+
+def _route(plan: StreamPlan) -> Route:
+    """Where a stream's mapped records go (a delete stream's go to `CleverTapSink.delete`)."""
+    if plan.kind == "token":
+        return Route(plan.stream, DEVICE_TOKENS, "token", plan.identity_type, plan.identity_type)
+    if plan.kind == "subscription":
+        return Route(plan.stream, SUBSCRIPTIONS, "subscription", SUBSCRIBED_ADDRESS, "value")
+    return Route(plan.stream, UPLOADS, plan.kind, plan.identity_type, plan.identity_type)
+
+
+def _mapper(plan: StreamPlan) -> Callable[[Mapping[str, Any]], Payload | Rejection]:
+    """The function mapping the stream's records (profiles and events learn keys as they go)."""
+    if plan.kind == "token":
+        return functools.partial(device_token, plan=plan)
+    if plan.kind == "subscription":
+        return functools.partial(subscription, plan=plan)
+    return RecordMapper(plan).map

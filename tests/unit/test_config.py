@@ -363,8 +363,11 @@ def test_on_delete_defaults_to_skip(on_delete: str | None) -> None:
 
 
 def test_bad_stream_type_is_refused() -> None:
-    (error,) = config_errors(config(streams={"s": {"type": "token"}}))
-    assert error == "Setting 'streams.s.type' is 'token'; use 'profile', 'event' or 'delete'."
+    (error,) = config_errors(config(streams={"s": {"type": "tokens"}}))
+    assert error == (
+        "Setting 'streams.s.type' is 'tokens'; use one of profile, event, delete, token, "
+        "subscription."
+    )
 
 
 @pytest.mark.parametrize("streams", [["s"], "s"])
