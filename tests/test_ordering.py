@@ -30,6 +30,12 @@ from tests.loopback_api import LoopbackApi
         ("delete", "profile", True),  # nor does it undo one read after it
         ("event", "delete", True),
         ("delete", "event", True),
+        ("token", "delete", True),  # a token never lands after its user's delete
+        ("delete", "token", True),
+        ("token", "token", False),  # a user's tokens are all kept, in any order
+        ("profile", "token", False),  # a token needs a user known through the SDK already
+        ("subscription", "subscription", True),  # Unsubscribe then Resubscribe ends subscribed
+        ("profile", "subscription", False),  # an address, not a profile: see ordering.py
     ],
 )
 def test_which_kinds_keep_their_reading_order(earlier: str, later: str, ordered: bool) -> None:
