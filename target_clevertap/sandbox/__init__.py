@@ -19,6 +19,8 @@ Python API::
                         # max_in_flight_seen, records_received, records_accepted;
                         # "other_apis": the same for deletes
     sb.profiles()       # [{"identity_key", "identity", "profile": {...}, "ts"}]
+    sb.profile("u-1")   # {...} the stored properties of one profile, or None
+    sb.profile("__g1", identity_key="objectId")
     sb.events()         # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
     sb.deletions()      # [{"deleted_at", "key", "values", "profiles_deleted",
                         #   "events_deleted", "tokens_deleted"}]
@@ -51,10 +53,19 @@ Decisions where the contract is open:
 
 * exactly one identity key (identity, objectId, FBID, GPID) with a non-empty string or a number,
   else 523; an objectId must be 1-64 letters, digits, ``_`` or ``-``, else 526;
-* a profile without a ``profileData`` object, or with a malformed value (unknown or disabled
-  ``$`` operator, bad operator argument, list holding objects), gives 524; an event without an
-  ``evtData`` object gives 512; the first failing rule of a record wins, in the order of
-  ``validation.CHECKS`` (type, identity, objectId, ts, then the record type's own rules);
+* a profile without a ``profileData`` object, or with a malformed value, gives 524; an event
+  without an ``evtData`` object gives 512; the first failing rule of a record wins, in the order
+  of ``validation.CHECKS`` (type, identity, objectId, ts, then the record type's own rules);
+* malformed profile values (524), strictly: an unknown or disabled ``$`` operator or more than
+  one in an object; a multi-value (plain list, ``$set``, ``$add``, ``$remove``) that is not a
+  list of text or holds more than 100 items (never truncated), or on a standard field (Name,
+  Email, Phone, DOB, ...); ``$incr``/``$decr`` of anything but a number; ``$delete`` of anything
+  but ``true``; a ``category-unsubscribe``/``category-resubscribe`` value that is not a non-empty
+  object whose keys are among email, push, sms, whatsapp, each a list of non-blank text;
+* stored profiles apply the operators with the SDK semantics (lists unique, at most 100 items,
+  oldest evicted; ``$incr``/``$decr`` on a missing or non-numeric property start from 0); the
+  category keys keep, per channel, the categories currently unsubscribed / resubscribed (a
+  category moves from one key to the other); ``Sandbox.profile(identity)`` reads one back;
 * ``null`` property values are accepted and leave the stored value alone; nested objects in
   ``profileData`` are stored as given; events create no profile;
 * ``ts`` as a digit string or in milliseconds (13 digits) is accepted and stored in seconds

@@ -20,7 +20,12 @@ from typing import Any
 
 import msgspec
 
-from target_clevertap.sandbox.merge import OPERATORS, operator_of
+from target_clevertap.sandbox.merge import (
+    CATEGORY_KEYS,
+    MULTI_VALUE_LIMIT,
+    OPERATORS,
+    operator_of,
+)
 
 MAX_RECORDS_PER_REQUEST = 1000
 MALFORMED = "Malformed request"
@@ -49,6 +54,25 @@ DEFAULT_RESTRICTED_EVENTS = frozenset(
 )
 STANDARD_TOKEN_TYPES = frozenset({"fcm", "gcm", "apns"})
 LEGACY_TOKEN_TYPES = frozenset({"wns", "mpns", "chrome"})
+CATEGORY_CHANNELS = ("email", "push", "sms", "whatsapp")
+# Standard profile keys, never multi-value (SDK rule, clevertap-api.md §7).
+SINGLE_VALUE_FIELDS = frozenset(
+    {
+        "Name",
+        "Email",
+        "Education",
+        "Married",
+        "DOB",
+        "Gender",
+        "Phone",
+        "Age",
+        "FBID",
+        "GPID",
+        "Birthday",
+        "Identity",
+    }
+)
+MULTI_VALUE_OPERATORS = frozenset({"$set", "$add", "$remove"})
 CHARGED_EVENT = "Charged"
 CHARGED_ITEMS = "Items"
 
@@ -263,12 +287,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | bool) or _is_number(value)
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _is_identity_value(value: Any) -> bool:
-    return (isinstance(value, str) and bool(value.strip())) or _is_number(value)
+    return _is_text(value) or _is_number(value)
 
 
 def _identity_keys(record: Record) -> list[str]:
@@ -371,12 +395,35 @@ def check_profile_fields(record: Record, rules: Rules) -> RecordError | None:
 _DELETE = {"$delete": True}
 
 
+def check_category_keys(record: Record, rules: Rules) -> RecordError | None:
+    """``category-unsubscribe`` / ``category-resubscribe``: ``{channel: [category, ...]}``."""
+    for key in CATEGORY_KEYS:
+        value = record["profileData"].get(key)
+        problem = None if value is None else _categories_problem(value)
+        if problem is not None:
+            return _error(524, "Profile data", f"{key}: {problem}")
+    return None
+
+
+def _categories_problem(value: Any) -> str | None:
+    channels = ", ".join(CATEGORY_CHANNELS)
+    if not isinstance(value, dict) or not value:
+        return f"an object whose keys are among {channels}, each a list of category names"
+    unknown = sorted(set(value) - set(CATEGORY_CHANNELS))
+    if unknown:
+        return f"the channels are among {channels}, not {', '.join(unknown)}"
+    for channel, names in value.items():
+        if not isinstance(names, list) or not all(_is_text(name) for name in names):
+            return f"{channel} takes a list of category names (text)"
+    return None
+
+
 def check_profile_values(record: Record, rules: Rules) -> RecordError | None:
     profile_data = record["profileData"]
     if _only_plain_values(profile_data):
         return None
     for key, value in profile_data.items():
-        problem = _profile_value_problem(value, rules)
+        problem = None if key in CATEGORY_KEYS else _profile_value_problem(key, value, rules)
         if problem is not None:
             return _error(524, "Profile data", f"{key}: {problem}")
     return None
@@ -390,25 +437,32 @@ def _only_plain_values(data: dict[str, Any]) -> bool:
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
-def _profile_value_problem(value: Any, rules: Rules) -> str | None:
+def _profile_value_problem(key: str, value: Any, rules: Rules) -> str | None:
     if isinstance(value, list):
-        return None if all(map(_is_scalar, value)) else "a multi-value list holds only scalars"
-    if not isinstance(value, dict) or not any(key.startswith("$") for key in value):
+        return _multi_value_problem(key, "a multi-value list", value)
+    if not isinstance(value, dict) or not any(name.startswith("$") for name in value):
         return None  # scalar, null or nested object
     operator = operator_of(value)
     if operator is None or operator not in rules.allowed_operators:
         allowed = ", ".join(sorted(rules.allowed_operators))
         return f"an operator object holds exactly one of {allowed}"
-    return _operator_argument_problem(operator, value[operator])
-
-
-def _operator_argument_problem(operator: str, argument: Any) -> str | None:
+    argument = value[operator]
     if operator == "$delete":
         return None if argument is True else "$delete takes true"
-    if operator in ("$incr", "$decr"):
-        return None if _is_number(argument) else f"{operator} takes a number"
-    items = argument if isinstance(argument, list) else [argument]
-    return None if all(map(_is_scalar, items)) else f"{operator} takes scalars or a list of them"
+    if operator in MULTI_VALUE_OPERATORS:
+        return _multi_value_problem(key, operator, argument)
+    return None if _is_number(argument) else f"{operator} takes a number"
+
+
+def _multi_value_problem(key: str, what: str, items: Any) -> str | None:
+    """Multi-values are lists of at most 100 text items (§6), never on standard fields (§7)."""
+    if key in SINGLE_VALUE_FIELDS:
+        return "a standard field cannot be multi-value"
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return f"{what} holds a list of text items"
+    if len(items) > MULTI_VALUE_LIMIT:
+        return f"{what} holds at most {MULTI_VALUE_LIMIT} items, not {len(items)}"
+    return None
 
 
 # --- event rules -----------------------------------------------------------------------------
@@ -525,6 +579,7 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         check_ts,
         check_profile_data,
         check_profile_fields,
+        check_category_keys,
         check_profile_values,
     ),
     "event": (
