@@ -70,7 +70,15 @@ Decisions where the contract is open:
   ``profileData`` are stored as given; events create no profile;
 * ``ts`` as a digit string or in milliseconds (13 digits) is accepted and stored in seconds
   unless ``Rules(strict_ts=True)``; records without ``ts`` get the time of receipt;
-* tokens (``type: token``) are checked with codes 530-535 and kept in a ``tokens`` table;
+* tokens (``type: token``) are checked with codes 530-535 and kept in a ``tokens`` table, one
+  row per objectId and token id: 530 for a missing or invalid ``objectId`` or another identity
+  key beside it, 531 for a ``tokenData`` that is not an object, 532 for a missing or blank ``id``,
+  533 for a missing ``type``, 534 for a type not allowed (``fcm``, ``gcm``, ``apns``; ``wns``,
+  ``mpns`` and ``chrome`` only with ``Rules(token_types=ALL_TOKEN_TYPES)`` or
+  ``--legacy-token-types``, as the reference's §11 asks), 535 for a chrome token without
+  ``keys`` holding text ``p256dh`` and ``auth``, and for ``keys`` on any other type; more than
+  100 token records in one request get 400 ``Malformed request`` (the real answer is unknown);
+  whether the objectId belongs to a user live through an SDK is not checked;
 * only ``?dryRun=1`` is a dry run; it is validated and answered as usual and stores nothing
   (the ``requests`` log still gets a row, marked ``dry_run``);
 * checks run in this order: credentials (401), in-flight limit (429), added latency, body (400),
@@ -95,9 +103,10 @@ from target_clevertap.sandbox.store import (
     read_events,
     read_profiles,
 )
-from target_clevertap.sandbox.validation import Rules
+from target_clevertap.sandbox.validation import ALL_TOKEN_TYPES, Rules
 
 __all__ = [
+    "ALL_TOKEN_TYPES",
     "Faults",
     "Rules",
     "Sandbox",

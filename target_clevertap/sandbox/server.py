@@ -187,6 +187,9 @@ class Sandbox:
         return self.store.events()
 
     def tokens(self) -> list[Row]:
+        """Stored device tokens, one per objectId and token id (a later upload of the same pair
+        replaces it), oldest first: ``object_id``, ``token_id``, ``token_type``, ``token_data``
+        (the ``tokenData`` as sent, with ``keys`` for chrome) and ``ts``."""
         return self.store.tokens()
 
     def requests(self) -> list[Row]:

@@ -28,6 +28,7 @@ from target_clevertap.sandbox.merge import (
 )
 
 MAX_RECORDS_PER_REQUEST = 1000
+MAX_TOKENS_PER_REQUEST = 100
 MALFORMED = "Malformed request"
 IDENTITY_KEYS = ("identity", "objectId", "FBID", "GPID")
 RECORD_TYPES = ("profile", "event", "token")
@@ -54,6 +55,7 @@ DEFAULT_RESTRICTED_EVENTS = frozenset(
 )
 STANDARD_TOKEN_TYPES = frozenset({"fcm", "gcm", "apns"})
 LEGACY_TOKEN_TYPES = frozenset({"wns", "mpns", "chrome"})
+ALL_TOKEN_TYPES = STANDARD_TOKEN_TYPES | LEGACY_TOKEN_TYPES
 CATEGORY_CHANNELS = ("email", "push", "sms", "whatsapp")
 # Standard profile keys, never multi-value (SDK rule, clevertap-api.md §7).
 SINGLE_VALUE_FIELDS = frozenset(
@@ -166,12 +168,20 @@ def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
     unknown_keys = sorted(set(body) - {"d"})
     if rules.strict_keys and unknown_keys:
         raise MalformedRequestError(f"{MALFORMED}: unknown top-level keys {unknown_keys}")
-    if len(records) > MAX_RECORDS_PER_REQUEST:
-        raise MalformedRequestError(
-            f"{MALFORMED}: at most {MAX_RECORDS_PER_REQUEST} records are allowed per request, "
-            f"got {len(records)}"
-        )
+    require_at_most(MAX_RECORDS_PER_REQUEST, len(records), "records")
+    tokens = sum(
+        1 for record in records if isinstance(record, dict) and record.get("type") == "token"
+    )
+    require_at_most(MAX_TOKENS_PER_REQUEST, tokens, "device tokens")
     return records
+
+
+def require_at_most(limit: int, count: int, what: str) -> None:
+    """Raise :class:`MalformedRequestError` when a request holds more than ``limit`` ``what``."""
+    if count > limit:
+        raise MalformedRequestError(
+            f"{MALFORMED}: at most {limit} {what} are allowed per request, got {count}"
+        )
 
 
 def decode_json(raw: bytes) -> Any:
@@ -529,9 +539,11 @@ def _token_error(code: int, reason: str) -> RecordError:
 
 
 def check_token_object_id(record: Record, rules: Rules) -> RecordError | None:
-    if _is_object_id(record.get("objectId")):
-        return None
-    return _token_error(530, "objectId is missing or not valid")
+    if not _is_object_id(record.get("objectId")):
+        return _token_error(530, "objectId is missing or not valid")
+    if _identity_keys(record) != ["objectId"]:
+        return _token_error(530, "A token names its user by objectId alone")
+    return None
 
 
 def check_token_data(record: Record, rules: Rules) -> RecordError | None:
@@ -541,8 +553,7 @@ def check_token_data(record: Record, rules: Rules) -> RecordError | None:
 
 
 def check_token_id(record: Record, rules: Rules) -> RecordError | None:
-    token_id = record["tokenData"].get("id")
-    if isinstance(token_id, str) and token_id.strip():
+    if _is_text(record["tokenData"].get("id")):
         return None
     return _token_error(532, "Token id is missing")
 
@@ -561,11 +572,14 @@ def check_token_type_allowed(record: Record, rules: Rules) -> RecordError | None
 
 
 def check_chrome_keys(record: Record, rules: Rules) -> RecordError | None:
+    """``keys`` (``p256dh`` and ``auth``, both text) on chrome tokens, and only there."""
     token_data = record["tokenData"]
     if token_data["type"] != "chrome":
-        return None
+        if "keys" not in token_data:
+            return None
+        return _token_error(535, "Only a chrome token takes keys")
     keys = token_data.get("keys")
-    if isinstance(keys, dict) and all(isinstance(keys.get(k), str) for k in ("p256dh", "auth")):
+    if isinstance(keys, dict) and all(_is_text(keys.get(k)) for k in ("p256dh", "auth")):
         return None
     return _token_error(535, "A chrome token needs keys with p256dh and auth")
 

@@ -143,6 +143,20 @@ REJECTED: list[tuple[str, Any, int, str]] = [
     ("token without type", token(id="t-1"), 533, TOKEN + "533 - Token type is missing. "),
     ("legacy token type", token(id="t-1", type="wns"), 534,
      TOKEN + "534 - Token type must be one of apns, fcm, gcm. "),
+    ("unknown token type", token(id="t-1", type="baidu"), 534,
+     TOKEN + "534 - Token type must be one of apns, fcm, gcm. "),
+    ("token type in capitals", token(id="t-1", type="FCM"), 534,
+     TOKEN + "534 - Token type must be one of apns, fcm, gcm. "),
+    ("token with an identity too", {**token(id="t-1", type="fcm"), "identity": "u-1"}, 530,
+     TOKEN + "530 - A token names its user by objectId alone. "),
+    ("token with a bad objectId", token("a b", id="t-1", type="fcm"), 530,
+     TOKEN + "530 - objectId is missing or not valid. "),
+    ("token with a numeric id", token(id=12345, type="fcm"), 532,
+     TOKEN + "532 - Token id is missing. "),
+    ("token with a blank id", token(id=" ", type="fcm"), 532,
+     TOKEN + "532 - Token id is missing. "),
+    ("fcm token with keys", token(id="t-1", type="fcm", keys={"p256dh": "k", "auth": "a"}), 535,
+     TOKEN + "535 - Only a chrome token takes keys. "),
 ]  # fmt: skip
 
 ACCEPTED: list[tuple[str, Any]] = [
