@@ -11,7 +11,8 @@ held by the `ordering` barrier; `lanes` name each kind of request) -> `client` (
 `limiter`) -> `response` (CleverTap's answer per record) -> `checkpoint` (safe STATE), `rejects`
 (refused records) and `report` (counts and the summary).
 
-Beside the way: `config` (the settings' schema, checks and run-wide `Settings`), `plan` (per-stream
+Beside the way: `config` (the settings' schema, checks and run-wide `Settings`), `config_sources`
+(reading `--config` files and `TARGET_CLEVERTAP_*` variables), `plan` (per-stream
 settings), `stopping` (SIGTERM/SIGINT as a flag), `text` (quoting values in messages), `jsonl`
 (exact JSON lines), `replay` (re-sending a rejected-records file) and `sandbox` (the local
 CleverTap stand-in, independent of all the above).

@@ -298,6 +298,17 @@ def batch_rows(config: Mapping[str, Any]) -> int:
     return max(1, min(int(config.get("batch_size_rows") or MAX_BATCH_ROWS), MAX_BATCH_ROWS))
 
 
+def batch_rows_note(config: Mapping[str, Any]) -> str | None:
+    """What a run says when `batch_size_rows` is above what CleverTap takes in one request."""
+    asked = config.get("batch_size_rows")
+    if asked is None or asked <= MAX_BATCH_ROWS:
+        return None
+    return (
+        f"Setting 'batch_size_rows' is {asked}, above the {MAX_BATCH_ROWS} records CleverTap "
+        f"takes in one request: requests hold {MAX_BATCH_ROWS} records."
+    )
+
+
 def api_base_url(config: Mapping[str, Any]) -> str:
     """The base URL requests go to: api_url if set, else the region's host."""
     if config.get("api_url"):

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 from singer_sdk.io_base import SingerReader
 
-from target_clevertap.text import shown
+from target_clevertap.text import json_mistake, shown
 
 
 class InputError(Exception):
@@ -84,7 +84,7 @@ def _strict_parse(line: str) -> Any:
             line, parse_float=decimal.Decimal, object_pairs_hook=_refuse_duplicate_keys
         )
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON ({exc.msg} at column {exc.colno}).") from None
+        raise InputError(f"not valid JSON ({json_mistake(exc)}).") from None
     except RecursionError:
         raise InputError("JSON nested too deeply to read.") from None
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any, ClassVar
 
+import click
 from jsonschema import Draft7Validator
 from singer_sdk import Sink, Target
 from singer_sdk.exceptions import (
@@ -19,7 +20,13 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 
 from target_clevertap.batch_files import batch_records
-from target_clevertap.config import CONFIG_SCHEMA, Settings, config_errors
+from target_clevertap.config import CONFIG_SCHEMA, Settings, batch_rows_note, config_errors
+from target_clevertap.config_sources import (
+    ENV_MARKER,
+    UnusableConfig,
+    environment_config,
+    read_config_files,
+)
 from target_clevertap.delivery import DeliveryFailed
 from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
@@ -27,6 +34,7 @@ from target_clevertap.plan import DEFAULT_ON_DELETE, DELETED_AT, UnusableStreamS
 from target_clevertap.record_validation import InvalidStreamSchema
 from target_clevertap.sink import CleverTapSink
 from target_clevertap.stopping import StopSignals
+from target_clevertap.text import shown
 
 SECRET_SETTINGS = frozenset({"passcode"})
 CLOCK_CHECK_SECONDS = 1.0
@@ -48,6 +56,8 @@ class TargetClevertap(Target):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
+        if note := batch_rows_note(self.config):
+            self.logger.info("%s", note)
         self._lean_sinks: dict[str, CleverTapSink | None] = {}
         self._clock_due = 0.0
 
@@ -190,6 +200,13 @@ class TargetClevertap(Target):
             self._process_record_message({"type": "RECORD", "stream": stream, "record": record})
 
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        self._assert_line_requires(message_dict, requires={"stream", "schema"})
+        schema = message_dict["schema"]
+        if not isinstance(schema, dict) or "properties" not in schema:
+            raise InputError(
+                f"the SCHEMA for stream {shown(message_dict['stream'])} has no 'properties' "
+                "(the JSON Schema of its records must list them); check the tap."
+            )
         super()._process_schema_message(message_dict)
         self._lean_sinks.clear()  # a SCHEMA may register new stream maps and replace a sink
 
@@ -216,6 +233,32 @@ class TargetClevertap(Target):
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
+
+    @property
+    def _env_var_config(self) -> dict[str, Any]:
+        """Settings from TARGET_CLEVERTAP_* variables (`--config ENV`); a wrong type names its
+        variable instead of raising the SDK's bare ValueError."""
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        try:
+            return environment_config(schema, self._env_var_prefix)
+        except UnusableConfig as exc:
+            raise ConfigValidationError("Config validation failed", errors=exc.errors) from None
+
+    @classmethod
+    def cb_config(
+        cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]
+    ) -> _ConfigInput:
+        """`--config` (repeatable: files, later ones winning, or ENV): a file that is missing or
+        not JSON stops the target with one sentence naming it."""
+        del param
+        try:
+            config = read_config_files(value)
+        except UnusableConfig as exc:
+            for error in exc.errors:
+                cls.logger.error("%s", error)
+            ctx.exit(1)
+        return _ConfigInput(config=config, parse_env=ENV_MARKER in value)
 
     @classmethod
     def invoke(  # type: ignore[override]

@@ -19,6 +19,14 @@ def shown(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
+def json_mistake(error: json.JSONDecodeError, *, with_line: bool = False) -> str:
+    """Where and how JSON text went wrong, e.g. "Expecting value at line 2, column 14"."""
+    where = f"line {error.lineno}, column {error.colno}" if with_line else f"column {error.colno}"
+    # Some of the parser's messages already end in "at" ("Unterminated string starting at").
+    joint = " " if error.msg.endswith(" at") else " at "
+    return f"{error.msg}{joint}{where}"
+
+
 def secret_forms(secret: str) -> tuple[str, ...]:
     """The ways a secret can appear in text echoed back, longest first: as sent, and escaped
     once or twice (JSON, URL), as a server may echo headers inside a JSON string it escapes."""

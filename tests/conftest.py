@@ -22,6 +22,9 @@ from tests.upload_api import (
     UploadApi,
 )
 
+# skip_policy: the run fails when a test is skipped without a named reason (see the module).
+pytest_plugins = ["pytester", "tests.skip_policy"]
+
 
 @pytest.fixture
 def upload_api() -> Iterator[UploadApi]:

@@ -13,6 +13,8 @@ from e2e_postgres import PostgresServer, PostgresUnavailable, create_source_tabl
 from e2e_samples import sample_events, sample_users
 from e2e_sandbox import SandboxProcess
 
+from tests.skip_policy import skip_reason
+
 
 @pytest.fixture(scope="session")
 def meltano() -> Meltano:
@@ -27,7 +29,7 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer.start()
     except PostgresUnavailable as missing:
-        pytest.skip(f"PostgreSQL tests need the server binaries: {missing}")
+        pytest.skip(skip_reason("postgresql-unavailable", str(missing)))
     yield server
     server.stop()
 

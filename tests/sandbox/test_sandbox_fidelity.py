@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,27 +11,12 @@ import pytest
 from sandbox_helpers import Client
 
 from target_clevertap.sandbox import Sandbox
+from tests import recorded_traffic
 
-RECORDINGS = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "recorded-traffic"
-)
 ACCOUNT_ID = "fake_account_id"  # the placeholders the recordings were published with
 PASSCODE = "fake_passcode"
 RECORD_NUMBER = re.compile(r"Skipped record number\s*:\s*(\d+)")
-
-if not sorted(RECORDINGS.glob("*.jsonl")):
-    pytest.skip(
-        f"No recorded CleverTap traffic at {RECORDINGS}: the fidelity replay needs the shared "
-        "reference folder next to the repository (CI always has it)",
-        allow_module_level=True,
-    )
-
-CASES = [
-    json.loads(line)
-    for path in sorted(RECORDINGS.glob("*.jsonl"))
-    for line in path.read_text(encoding="utf-8").splitlines()
-    if line.strip()
-]
+CASES = recorded_traffic.cases()
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +38,8 @@ def _outcome(item: dict[str, Any]) -> tuple[int, int, str]:
 
 
 def test_recordings_cover_both_sources() -> None:
-    files = {path.name for path in RECORDINGS.glob("*.jsonl")}
-    assert {"clevertap-ruby-2018.jsonl", "rudder-server-2024-513.jsonl"} <= files
+    files = {path.name for path in recorded_traffic.DIRECTORY.glob("*.jsonl")}
+    assert files == set(recorded_traffic.FILES)
     assert len(CASES) >= 18
 
 

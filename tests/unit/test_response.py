@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from target_clevertap.response import UNKNOWN_OUTCOME, RecordFailure, read_upload_result
+from tests import recorded_traffic
 
-RECORDED = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "recorded-traffic"
-FILES = ("clevertap-ruby-2018.jsonl", "rudder-server-2024-513.jsonl")
-
-
-def _load_cases() -> list[Any]:
-    if not RECORDED.is_dir():
-        return [pytest.param(None, marks=pytest.mark.skip(reason=f"{RECORDED} is missing"))]
-    cases = []
-    for name in FILES:
-        for line in (RECORDED / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                case = json.loads(line)
-                cases.append(pytest.param(case, id=case["case"]))
-    return cases
-
-
-CASES = _load_cases()
+CASES = [pytest.param(case, id=case["case"]) for case in recorded_traffic.cases()]
 # The 2018 recordings keep CleverTap's exact bytes (spaced JSON); the 2024 one does not.
-RAW_CASES = [c for c in CASES if c.values[0] is None or c.values[0]["response"].get("raw_body")]
+RAW_CASES = [c for c in CASES if c.values[0]["response"].get("raw_body")]
 
 
 def _text(reason: str, number: int, glued: bool = True) -> str:
@@ -125,8 +109,6 @@ def test_recorded_raw_bytes_read_the_same(case: dict[str, Any]) -> None:
 
 
 def test_every_recorded_case_has_an_expectation() -> None:
-    if not RECORDED.is_dir():
-        pytest.skip(f"{RECORDED} is missing")
     names = [param.values[0]["case"] for param in CASES]
     assert len(names) == 18
     assert len(RAW_CASES) == 17
@@ -138,10 +120,7 @@ def test_every_recorded_case_has_an_expectation() -> None:
 
 
 def _partial_case() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    if not RECORDED.is_dir():
-        pytest.skip(f"{RECORDED} is missing")
-    for line in (RECORDED / FILES[0]).read_text(encoding="utf-8").splitlines():
-        case = json.loads(line)
+    for case in recorded_traffic.cases("clevertap-ruby-2018.jsonl"):
         if "partially_succeds" in case["case"]:
             return copy.deepcopy(case["response"]["body"]), case["request"]["body"]["d"]
     raise AssertionError("the recorded partial case is gone")
