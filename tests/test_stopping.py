@@ -131,7 +131,7 @@ def delivered_then_stuck(
 ) -> subprocess.Popen[bytes]:
     """A target whose first batch (u0-u2, STATE n=3) was delivered, and whose second (u3-u5,
     STATE n=6) meets the outage; stdin left open."""
-    config = {**settings, "batch_size_rows": 3, "stop_grace_seconds": GRACE, "max_retries": 100}
+    config = {"batch_size_rows": 3, "stop_grace_seconds": GRACE, "max_retries": 100, **settings}
     process = start_target(["--config", str(write_config(tmp_path, config))])
     assert process.stdin is not None
     process.stdin.write(singer.users_then_state(3, {"n": 3}).encode())
@@ -172,6 +172,23 @@ def test_a_stop_during_an_outage_ends_within_the_grace_period(
     assert_stopped_with_the_second_batch_left(code, stdout, stderr)
     assert "not retried, as the run is stopping" in stderr
     assert sorted(p["identity"] for p in sandbox.profiles()) == ["u0", "u1", "u2"]
+
+
+def test_retries_go_on_within_the_grace_period(
+    sandbox: Sandbox, settings: dict, tmp_path: Path
+) -> None:
+    outage = Faults(sequence=["503"] * 4)  # waits of at most 0.1 + 0.2 + 0.4 + 0.8 s
+    config = {**settings, "retry_backoff_seconds": 0.1, "stop_grace_seconds": 30}
+    process = delivered_then_stuck(sandbox, config, tmp_path, outage)
+    wait_for_log(process, "retrying in")
+
+    process.send_signal(signal.SIGTERM)
+    code, stdout, stderr = ended(process, within=30 + 10)
+
+    assert code == 0, stderr
+    assert stdout == ['{"n": 3}', '{"n": 6}']
+    assert len(sandbox.profiles()) == 6
+    assert "Stopped on request after delivering everything read" in stderr
 
 
 def test_a_request_still_open_at_the_deadline_is_abandoned(
