@@ -151,6 +151,7 @@ def _argv(scenario: Scenario, tools: Tools, workdir: Path, api_url: str) -> list
         "passcode": PASSCODE,
         "api_url": api_url,
         "streams": STREAM_SETTINGS,
+        "rejected_records_path": str(workdir / "rejected-records.jsonl"),
         **scenario.settings,
     }
     return [str(tools.target), "--config", _write_config(workdir, config)]

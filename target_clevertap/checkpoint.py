@@ -83,6 +83,13 @@ class Checkpoint:
             self._released = True
             self._closed.notify_all()
 
+    def freeze(self) -> set[int]:
+        """Write no more state, whatever settles later (the process is about to leave without
+        waiting for requests in flight); returns the spans still open, which no state covers."""
+        with self._lock:
+            self._write_state = None
+            return set(self._open)
+
     @contextmanager
     def no_state_being_written(self, timeout: float) -> Iterator[None]:
         """Hold state writes back (for at most `timeout` seconds of waiting for one to finish)."""

@@ -6,6 +6,9 @@ cannot be read are retried, with exponential waits and full jitter (`backoff.exp
 `backoff.full_jitter`; a `Retry-After` header wins); 401/403 and other 4xx are not. The waits
 are our own loop rather than `backoff.on_exception`, whose sleep nothing can cut short: a stop
 request must end them at once.
+
+After a stop request (`stop_by`) requests and retries go on until the stop's deadline, never past
+it: a retry that would start later is given up, and a request's timeout ends by the deadline.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class UploadClient:
         self._session = _pooled_session(pool_size, self.base_url)
         self._stopped = threading.Event()
         self._hurried = threading.Event()
+        self._deadline: float | None = None  # monotonic; set by a stop request
         self._session.headers.update(
             {
                 "X-CleverTap-Account-Id": settings.account_id,
@@ -127,8 +131,9 @@ class UploadClient:
         self._stopped.set()
         self._hurried.set()
 
-    def stop_waiting(self) -> None:
-        """A stop was requested: a request waiting to retry gives up now instead of waiting."""
+    def stop_by(self, deadline: float) -> None:
+        """A stop was requested: nothing is sent, nor waited for, past the (monotonic) deadline."""
+        self._deadline = deadline
         self._hurried.set()
 
     def _url(self, lane: Lane) -> str:
@@ -150,11 +155,28 @@ class UploadClient:
                     raise UploadError(f"{error} (gave up after {attempt} attempts)") from None
                 wait = retry_wait(error, schedule)
                 self._log_retry(request, attempt, error, wait)
-                if wait and self._hurried.wait(wait):
+                if not self._waited_to_retry(wait):
                     raise UploadError(f"{error}; not retried, as the run is stopping") from None
                 continue
             return status, answer, attempt - 1
         raise AssertionError("unreachable")  # itertools.count never ends
+
+    def _waited_to_retry(self, seconds: float) -> bool:
+        """Wait before a retry; False if the run is stopping and the retry would come too late
+        (after the stop's deadline) or not at all (after a failure)."""
+        retry_at = time.monotonic() + seconds
+        if not seconds or not self._hurried.wait(seconds):
+            return not self._hurried.is_set() or self._in_time(retry_at)
+        if not self._in_time(retry_at):
+            return False
+        return not self._stopped.wait(retry_at - time.monotonic())
+
+    def _in_time(self, moment: float) -> bool:
+        """Whether a request may start at the moment: no failure ended the run, and a stop's
+        deadline, if one came, is not passed."""
+        if self._stopped.is_set():
+            return False
+        return self._deadline is None or moment < self._deadline
 
     def _attempt(self, request: _Request, *, first: bool) -> tuple[int, Any]:
         limiter = request.limiter
@@ -187,12 +209,17 @@ class UploadClient:
     def _post(self, request: _Request) -> requests.Response:
         if self._stopped.is_set():
             raise UploadError("not sent: the run is stopping after an earlier failure")
+        timeout = self._timeout
+        if self._deadline is not None:
+            timeout = min(timeout, self._deadline - time.monotonic())
+            if timeout <= 0:
+                raise UploadError("not sent: the stop grace period ('stop_grace_seconds') ended")
         try:
             return self._session.post(
-                request.url, data=request.body, timeout=self._timeout, allow_redirects=False
+                request.url, data=request.body, timeout=timeout, allow_redirects=False
             )
         except requests.Timeout:
-            raise RetryableError(f"no answer within {self._timeout:g}s") from None
+            raise RetryableError(f"no answer within {timeout:g}s") from None
         except requests.ConnectionError as exc:
             raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
 

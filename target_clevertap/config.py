@@ -47,6 +47,8 @@ MAX_BATCH_ROWS = 1000
 # CleverTap's budgets of requests in flight per account: uploads, and its other APIs (section 6).
 MAX_CONCURRENCY = 15
 MAX_CONCURRENCY_OTHER = 3
+# Rejected records go here unless `rejected_records_path` says otherwise ("" logs them instead).
+DEFAULT_REJECTED_RECORDS_PATH = "rejected-records.jsonl"
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ class Settings:
     batch_rows: int = MAX_BATCH_ROWS
     dry_run: bool = False
     rejected_records_path: str | None = None
+    """None: the default place, which falls back to logging when it cannot be written."""
     fail_on_rejected: bool = False
+    stop_grace_seconds: float = 20.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -90,9 +94,16 @@ _TUNABLES: dict[str, Any] = {
     "max_retries": int,
     "retry_backoff_seconds": float,
     "dry_run": bool,
-    "rejected_records_path": str,
+    "rejected_records_path": lambda path: chosen_rejects_path(str(path)),
     "fail_on_rejected": bool,
+    "stop_grace_seconds": float,
 }
+
+
+def chosen_rejects_path(path: str) -> str | None:
+    """The rejects path the user chose, or None for the default place (an SDK that fills in
+    schema defaults hands the default name over as if it were chosen)."""
+    return None if path == DEFAULT_REJECTED_RECORDS_PATH else path
 
 
 def default_of(setting: str) -> Any:
@@ -267,8 +278,14 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "rejected_records_path",
         th.StringType,
+        default=DEFAULT_REJECTED_RECORDS_PATH,
         title="Rejected records file",
-        description="JSON Lines file that receives every rejected record (appended).",
+        description=(
+            "JSON Lines file that receives every rejected record (appended; created readable by "
+            'its owner only, as it holds source records, personal data included). "" keeps no '
+            "file and logs each rejected record at WARNING instead, as happens when the default "
+            "place cannot be written."
+        ),
     ),
     th.Property(
         "fail_on_rejected",
@@ -276,6 +293,18 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=default_of("fail_on_rejected"),
         title="Fail on rejected",
         description="Exit non-zero at the end of a run in which any record was rejected.",
+    ),
+    th.Property(
+        "stop_grace_seconds",
+        th.NumberType,
+        default=default_of("stop_grace_seconds"),
+        title="Stop grace period",
+        description=(
+            "Seconds a stop (SIGTERM/SIGINT) leaves for sending what was read, retries and "
+            "requests in flight included; what is not delivered by then is left for the next "
+            "run, as no state covers it. Keep it under the platform's kill timeout (30s in "
+            "Kubernetes and Docker)."
+        ),
     ),
     th.Property(
         "map_standard_fields",
@@ -386,6 +415,7 @@ def _limit_errors(config: Mapping[str, Any]) -> list[str]:
         ("max_retries", 0, 100, True),
         ("request_timeout", 0.001, 3600, False),
         ("retry_backoff_seconds", 0, 600, False),
+        ("stop_grace_seconds", 0, 3600, False),
         ("batch_size_rows", 1, None, True),
     ]
     errors = []

@@ -11,8 +11,11 @@ CleverTap's text, and the others are deleted).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +31,8 @@ from target_clevertap.ordering import Kind, OrderingBarrier, Touches
 from target_clevertap.response import RecordFailure, read_upload_result
 
 MALFORMED = 400
+# How often a wait for the batches in flight looks whether a stop has set a deadline.
+STOP_CHECK_SECONDS = 0.5
 UNENCODABLE = "text_invalid"
 UNENCODABLE_REASON = (
     "The record holds text that is not valid Unicode (a lone surrogate such as \\ud800, half of "
@@ -105,6 +110,8 @@ class Delivery:
             for budget, ceiling in ceilings.items()
         }
         self._failure: DeliveryFailed | None = None
+        self._lock = threading.Lock()
+        self._in_progress: dict[Future[None], Batch] = {}  # queued or in flight
 
     @property
     def failure(self) -> DeliveryFailed | None:
@@ -115,18 +122,54 @@ class Delivery:
         """Queue a batch, in reading order; raises once any batch has failed."""
         self.raise_if_failed()
         number, before = self._barrier.enter(batch.touches())
-        self._pools[batch.route.lane.budget].submit(self._deliver, batch, number, before)
+        with self._lock:
+            future = self._pools[batch.route.lane.budget].submit(
+                self._deliver, batch, number, before
+            )
+            self._in_progress[future] = batch
+        future.add_done_callback(self._forget)
 
     def raise_if_failed(self) -> None:
         """Stop the reader as soon as a batch has failed for good."""
         if self._failure is not None:
             raise self._failure
 
-    def wait(self) -> None:
-        """Let every queued batch finish, then release the connections."""
+    def wait(self, deadline: Callable[[], float | None]) -> bool:
+        """Let every queued batch finish, then release the connections; False if the deadline
+        (a monotonic time, once `deadline` gives one) passed first."""
+        while True:
+            with self._lock:
+                pending = list(self._in_progress)
+            if not pending:
+                break
+            end = deadline()
+            left = STOP_CHECK_SECONDS if end is None else end - time.monotonic()
+            if left <= 0:
+                return False
+            wait_for_futures(pending, min(left, STOP_CHECK_SECONDS), FIRST_COMPLETED)
         for pool in self._pools.values():
             pool.shutdown(wait=True)
         self._client.close()
+        return True
+
+    def abandon(self, grace: float) -> list[Batch]:
+        """The stop deadline passed: queued batches are dropped, requests in flight left to
+        themselves (their threads cannot be stopped). Returns the batches not finished."""
+        with self._lock:
+            unfinished = list(self._in_progress.values())
+            if self._failure is None:
+                self._failure = DeliveryFailed(
+                    f"The stop grace period of {grace:g}s ('stop_grace_seconds') ended before "
+                    "every batch was delivered; requests still open were abandoned."
+                )
+        self._client.stop()
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+        return unfinished
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._in_progress.pop(future, None)
 
     def _deliver(self, batch: Batch, number: int, before: frozenset[int]) -> None:
         try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ from target_clevertap.jsonl import dumps_exact
 from target_clevertap.lanes import LANES, UPLOADS, Budget
 from target_clevertap.mapping import Payload, Rejection
 from target_clevertap.ordering import ONE_PER_REQUEST, must_follow
+from target_clevertap.preflight import SIZE_CODES
 from target_clevertap.rejects import RejectsFile
 from target_clevertap.report import RunReport
 
@@ -53,12 +55,16 @@ class Pipeline:
         self._batch_limits = {lane: min(settings.batch_rows, lane.max_records) for lane in LANES}
         self._window = settings.max_concurrency * self._batch_limits[UPLOADS]
         self._checkpoint = Checkpoint(None if settings.dry_run else _write_state_line)
-        self._rejects = RejectsFile(settings.rejected_records_path)
+        self._rejects = RejectsFile(settings.rejected_records_path, logger)
         self._report = RunReport()
         self._filling: dict[Route, Batch] = {}
         self._followed: dict[Route, list[Route]] = {}  # the routes each must follow
         self._stopping = False
-        self._summary_logged = False
+        self._stop_deadline: float | None = None  # monotonic; set by a stop request
+        self._failed_sizes: dict[int, int] = {}  # span -> records, of batches failed for good
+        self._undelivered: int | None = None  # counted once delivery has ended
+        self.abandoned_requests = False
+        """Requests were still open at the stop deadline: their threads may never end."""
 
     def accept(self, route: Route, record: Mapping[str, Any], result: Payload | Rejection) -> None:
         """Take one record read from a stream: rejected with its reason, or on its way."""
@@ -108,10 +114,17 @@ class Pipeline:
         self._checkpoint.add_state(value)
 
     def stop(self) -> None:
-        """A stop was requested: no more waiting for room, nor to retry a refused request."""
+        """A stop was requested: no more waiting for room, and delivery, retries and requests in
+        flight included, ends within `stop_grace_seconds`."""
+        self._stop_deadline = time.monotonic() + self._settings.stop_grace_seconds
         self._stopping = True
         self._checkpoint.release_waiters()
-        self._client.stop_waiting()
+        self._client.stop_by(self._stop_deadline)
+
+    @property
+    def undelivered(self) -> int:
+        """Records read that were neither delivered nor rejected (known once `finish` waited)."""
+        return self._undelivered or 0
 
     def exit_now(self, signum: int) -> None:
         """Leave at once (a second stop signal), but never in the middle of a STATE line."""
@@ -124,11 +137,11 @@ class Pipeline:
             os._exit(128 + signum)
 
     def finish(self) -> None:
-        """Wait for every batch, log the summary, and raise if the run must fail."""
-        self._delivery.wait()
-        self._rejects.close()
-        if not self._summary_logged:  # a failed run comes here twice: at end of input, on exit
-            self._summary_logged = True
+        """Wait for every batch (or until a stop's deadline), log the summary, and raise if the
+        run must fail."""
+        if self._undelivered is None:  # a failed run comes here twice: at end of input, on exit
+            self._undelivered = self._end_delivery()
+            self._rejects.close()
             self._log_summary()
         if self._delivery.failure is not None:
             raise RunFailed(
@@ -136,10 +149,26 @@ class Pipeline:
             )
         rejected = self._report.total_rejected
         if rejected and self._settings.fail_on_rejected:
-            where = self._rejects.path or "the log (set 'rejected_records_path' to keep them)"
             raise RunFailed(
-                f"{rejected} records were rejected (see {where}) and 'fail_on_rejected' is set."
+                f"{rejected} records were rejected (see {self._rejects.where()}) and "
+                "'fail_on_rejected' is set."
             )
+
+    def _end_delivery(self) -> int:
+        """Let delivery end, by the stop deadline if one comes; the records it did not settle.
+
+        At the deadline the unfinished batches are noted, then the checkpoint is frozen, so an
+        answer arriving later writes no state. Not delivered: the records of those batches (and
+        of failed or unsent ones) whose spans were still open when it froze.
+        """
+        if self._delivery.wait(lambda: self._stop_deadline):
+            return sum(self._failed_sizes.values())
+        self.abandoned_requests = True
+        in_flight = self._delivery.abandon(self._settings.stop_grace_seconds)
+        still_open = self._checkpoint.freeze()
+        sizes = {b.span: len(b.payloads) for b in [*in_flight, *self._filling.values()]}
+        sizes.update(self._failed_sizes)
+        return sum(size for span, size in sizes.items() if span in still_open)
 
     def _learn(self, route: Route) -> list[Route]:
         """Note which known routes a new route must follow, and which must follow it."""
@@ -182,7 +211,8 @@ class Pipeline:
         self._rejects.write(
             stream,
             record,
-            payload=rejection.payload,
+            # A record too large for CleverTap is kept once: its payload would repeat it.
+            payload=None if rejection.code in SIZE_CODES else rejection.payload,
             code=rejection.code,
             error=rejection.reason,
             source="local",
@@ -207,6 +237,7 @@ class Pipeline:
 
     def _failed(self, batch: Batch) -> None:
         """Runs on a worker thread when a batch failed for good: state never passes it."""
+        self._failed_sizes[batch.span] = len(batch.payloads)
         self._checkpoint.fail_span(batch.span)
 
     def _delivered(self, batch: Batch, outcome: BatchOutcome) -> None:

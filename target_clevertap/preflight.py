@@ -18,6 +18,16 @@ MAX_VALUE_BYTES = 512
 MAX_EVENT_PROPERTIES = 256
 MAX_PROFILE_PROPERTIES = 256  # custom profile properties per account
 MAX_MULTI_VALUES = 100
+# The problems of size: a record refused for one may be huge, so it is not kept twice.
+SIZE_CODES = frozenset(
+    {
+        "key_too_long",
+        "value_too_long",
+        "event_name_too_long",
+        "too_many_properties",
+        "too_many_values",
+    }
+)
 # UTF-8 takes at most 4 bytes a character: text this short is within the limits unencoded.
 _SURELY_SHORT_KEY = MAX_KEY_BYTES // 4
 _SURELY_SHORT_VALUE = MAX_VALUE_BYTES // 4

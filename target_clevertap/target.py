@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
 from collections.abc import Iterable
@@ -32,6 +34,7 @@ from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
 from target_clevertap.plan import DEFAULT_ON_DELETE, DELETED_AT, UnusableStreamSettings
 from target_clevertap.record_validation import InvalidStreamSchema
+from target_clevertap.rejects import RejectsUnwritable
 from target_clevertap.sink import CleverTapSink
 from target_clevertap.stopping import StopSignals
 from target_clevertap.text import shown
@@ -55,7 +58,10 @@ class TargetClevertap(Target):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
+        try:
+            self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
+        except RejectsUnwritable as exc:
+            raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
         if note := batch_rows_note(self.config):
             self.logger.info("%s", note)
         self._lean_sinks: dict[str, CleverTapSink | None] = {}
@@ -67,9 +73,7 @@ class TargetClevertap(Target):
         with stop:
             failure = self._read_and_deliver(stop.lines(file_input or sys.stdin))
             if failure is not None:
-                if stop.requested.is_set():
-                    failure = f"Stopped on request, but the drain failed: {failure}"
-                return self._fail(failure)
+                return self._fail(failure, stopped=stop.requested.is_set())
         if stop.requested.is_set():
             self.logger.info(
                 "Stopped on request after delivering everything read; state is current."
@@ -96,13 +100,21 @@ class TargetClevertap(Target):
             return str(exc)
         return None
 
-    def _fail(self, reason: str) -> int:
+    def _fail(self, reason: str, *, stopped: bool) -> int:
         """Fail the run: let batches already sent finish (their state may still be written)."""
         try:
             self.pipeline.finish()
         except RunFailed as exc:
             if str(exc) not in reason:
                 self.logger.error("%s", exc)
+        left = self.pipeline.undelivered
+        if stopped and left:
+            reason = (
+                f"Stopped on request with {left} records read but not delivered; no state "
+                f"covers them, so the next run sends them again. ({reason})"
+            )
+        elif stopped:
+            reason = f"Stopped on request, but the drain failed: {reason}"
         self.logger.error("%s", reason)
         return 1
 
@@ -276,7 +288,19 @@ class TargetClevertap(Target):
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
         target = cls(config=config.config, parse_env_config=config.parse_env)
-        sys.exit(target.run(file_input))
+        code = target.run(file_input)
+        if target.pipeline.abandoned_requests:
+            _exit_leaving_threads(code)
+        sys.exit(code)
+
+
+def _exit_leaving_threads(code: int) -> None:
+    """Exit without joining the threads of requests abandoned at the stop deadline, which the
+    interpreter's exit would wait for; the output is flushed first, the state lines whole."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _on_delete(sink: Sink | None) -> str:

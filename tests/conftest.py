@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,17 @@ from tests.upload_api import (
 
 # skip_policy: the run fails when a test is skipped without a named reason (see the module).
 pytest_plugins = ["pytester", "tests.skip_policy"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Runs, in-process or not, write their default rejected-records file here, never into the
+    repository."""
+    previous = Path.cwd()
+    directory = tmp_path_factory.mktemp("cwd")
+    os.chdir(directory)
+    yield directory
+    os.chdir(previous)
 
 
 @pytest.fixture

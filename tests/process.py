@@ -44,6 +44,7 @@ def run_target(
     singer_input: str | bytes = b"",
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    cwd: Path | None = None,
 ) -> Finished:
     data = singer_input.encode() if isinstance(singer_input, str) else singer_input
     done = subprocess.run(
@@ -53,6 +54,7 @@ def run_target(
         timeout=timeout,
         env={**os.environ, **(env or {})},
         check=False,
+        cwd=cwd,
     )
     finished = Finished(done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace"))
     assert_no_passcode(finished.stdout, finished.stderr)

@@ -79,8 +79,9 @@ def echoing(request: pytest.FixtureRequest) -> Iterator[EchoingApi]:
     server.server_close()
 
 
+@pytest.mark.parametrize("kept_in", ["file", "log"])
 def test_no_output_holds_the_passcode_whatever_the_server_echoes(
-    echoing: EchoingApi, tmp_path: Path
+    echoing: EchoingApi, tmp_path: Path, kept_in: str
 ) -> None:
     rejects = tmp_path / "rejected.jsonl"
     config = {
@@ -89,7 +90,7 @@ def test_no_output_holds_the_passcode_whatever_the_server_echoes(
         "api_url": f"http://127.0.0.1:{echoing.server_address[1]}",
         "max_retries": 1,
         "retry_backoff_seconds": 0.01,
-        "rejected_records_path": str(rejects),
+        "rejected_records_path": str(rejects) if kept_in == "file" else "",
     }
     env = {"LOGLEVEL": "DEBUG", "TARGET_CLEVERTAP_LOGLEVEL": "DEBUG"}
 

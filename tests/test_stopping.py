@@ -25,7 +25,14 @@ import pytest
 from target_clevertap.checkpoint import Checkpoint
 from target_clevertap.sandbox import Faults, Sandbox
 from tests import singer
-from tests.process import assert_no_passcode, start_with_buffered_users, wait_for_log
+from tests.process import (
+    assert_no_passcode,
+    start_target,
+    start_with_buffered_users,
+    wait_for_log,
+    write_config,
+)
+from tests.sandbox.sandbox_helpers import wait_until
 from tests.upload_api import UploadApi
 
 
@@ -87,7 +94,12 @@ def test_a_stop_cuts_a_retry_wait_short_and_writes_no_state_past_the_batch(
     assert code == 1
     assert stdout == []
     assert "not retried, as the run is stopping" in stderr
-    assert "Stopped on request, but the drain failed" in stderr
+    assert stderr.splitlines()[-1].endswith(
+        "Stopped on request with 3 records read but not delivered; no state covers them, so the "
+        "next run sends them again. (Stream 'users': a batch of 3 records could not be delivered: "
+        "HTTP 503: Service Unavailable; not retried, as the run is stopping No state was written "
+        "past the last delivered record.)"
+    )
     assert "Traceback" not in stderr
 
 
@@ -107,6 +119,93 @@ def test_a_second_signal_exits_at_once_without_a_broken_state_line(
     assert "Received signal 15 again: stopping now." in stderr
     assert all(json.loads(line) for line in stdout), "every STATE line is whole"
     assert "Traceback" not in stderr
+
+
+# --- the stop grace period: delivery ends by its deadline, during an outage too -------------
+
+GRACE = 2
+
+
+def delivered_then_stuck(
+    sandbox: Sandbox, settings: dict, tmp_path: Path, outage: Faults
+) -> subprocess.Popen[bytes]:
+    """A target whose first batch (u0-u2, STATE n=3) was delivered, and whose second (u3-u5,
+    STATE n=6) meets the outage; stdin left open."""
+    config = {"batch_size_rows": 3, "stop_grace_seconds": GRACE, "max_retries": 100, **settings}
+    process = start_target(["--config", str(write_config(tmp_path, config))])
+    assert process.stdin is not None
+    process.stdin.write(singer.users_then_state(3, {"n": 3}).encode())
+    process.stdin.flush()
+    wait_for_log(process, "Stream 'users': sent 3, accepted 3")
+    sandbox.set_faults(outage)
+    more = [*singer.profiles("users", 3, start=3), singer.state({"n": 6})]
+    process.stdin.write(singer.lines(more).encode())
+    process.stdin.flush()
+    return process
+
+
+def assert_stopped_with_the_second_batch_left(code: int, stdout: list[str], stderr: str) -> None:
+    assert code == 1, stderr
+    assert stdout == ['{"n": 3}'], "no state past the undelivered records"
+    last = stderr.splitlines()[-1]
+    assert (
+        "Stopped on request with 3 records read but not delivered; no state covers them, so "
+        in last
+    )
+    assert "the next run sends them again." in last
+    assert "Traceback" not in stderr
+
+
+def test_a_stop_during_an_outage_ends_within_the_grace_period(
+    sandbox: Sandbox, settings: dict, tmp_path: Path
+) -> None:
+    # Retries every ~0.2 s would go on for minutes (100 retries): the grace period cuts them.
+    outage = Faults(forever="503")
+    process = delivered_then_stuck(
+        sandbox, {**settings, "retry_backoff_seconds": 0.2}, tmp_path, outage
+    )
+    wait_for_log(process, "retrying in")
+
+    process.send_signal(signal.SIGTERM)
+    code, stdout, stderr = ended(process, within=GRACE + 10)
+
+    assert_stopped_with_the_second_batch_left(code, stdout, stderr)
+    assert "not retried, as the run is stopping" in stderr
+    assert sorted(p["identity"] for p in sandbox.profiles()) == ["u0", "u1", "u2"]
+
+
+def test_retries_go_on_within_the_grace_period(
+    sandbox: Sandbox, settings: dict, tmp_path: Path
+) -> None:
+    outage = Faults(sequence=["503"] * 4)  # waits of at most 0.1 + 0.2 + 0.4 + 0.8 s
+    config = {**settings, "retry_backoff_seconds": 0.1, "stop_grace_seconds": 30}
+    process = delivered_then_stuck(sandbox, config, tmp_path, outage)
+    wait_for_log(process, "retrying in")
+
+    process.send_signal(signal.SIGTERM)
+    code, stdout, stderr = ended(process, within=30 + 10)
+
+    assert code == 0, stderr
+    assert stdout == ['{"n": 3}', '{"n": 6}']
+    assert len(sandbox.profiles()) == 6
+    assert "Stopped on request after delivering everything read" in stderr
+
+
+def test_a_request_still_open_at_the_deadline_is_abandoned(
+    sandbox: Sandbox, settings: dict, tmp_path: Path
+) -> None:
+    outage = Faults(forever="slow:60")  # far longer than the grace period; request_timeout is 60
+    process = delivered_then_stuck(sandbox, settings, tmp_path, outage)
+    wait_until(lambda: sandbox.stats()["in_flight"] == 1, "the second batch in flight")
+
+    process.send_signal(signal.SIGTERM)
+    code, stdout, stderr = ended(process, within=GRACE + 10)
+
+    assert_stopped_with_the_second_batch_left(code, stdout, stderr)
+    assert (
+        "The stop grace period of 2s ('stop_grace_seconds') ended before every batch was "
+        "delivered; requests still open were abandoned." in stderr
+    )
 
 
 # --- a signal at the points where an exception raised by the handler used to land -----------
