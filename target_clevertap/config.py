@@ -63,6 +63,7 @@ class Settings:
     dry_run: bool = False
     rejected_records_path: str | None = None
     fail_on_rejected: bool = False
+    progress_interval_seconds: float = 30.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -90,6 +91,7 @@ _TUNABLES: dict[str, Any] = {
     "dry_run": bool,
     "rejected_records_path": str,
     "fail_on_rejected": bool,
+    "progress_interval_seconds": float,
 }
 
 
@@ -214,6 +216,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Exit non-zero at the end of a run in which any record was rejected.",
     ),
     th.Property(
+        "progress_interval_seconds",
+        th.NumberType,
+        default=default_of("progress_interval_seconds"),
+        title="Progress interval",
+        description=(
+            "Seconds between the progress lines logged at INFO, one per stream: records read, "
+            "sent, accepted, rejected and in flight, records/s sent, the last state written. "
+            "0 turns them off."
+        ),
+    ),
+    th.Property(
         "map_standard_fields",
         th.BooleanType,
         default=DEFAULT_MAP_STANDARD_FIELDS,
@@ -312,6 +325,7 @@ def _limit_errors(config: Mapping[str, Any]) -> list[str]:
         ("request_timeout", 0.001, 3600, False),
         ("retry_backoff_seconds", 0, 600, False),
         ("batch_size_rows", 1, None, True),
+        ("progress_interval_seconds", 0, 86400, False),
     ]
     errors = []
     for name, low, high, whole in checks:

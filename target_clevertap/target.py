@@ -54,7 +54,7 @@ class TargetClevertap(Target):
     def run(self, file_input: IO[str] | None = None) -> int:
         """Read all input (or until SIGTERM/SIGINT) and deliver it; returns the exit code."""
         stop = StopSignals(self.logger, [self.pipeline.stop], self.pipeline.exit_now)
-        with stop:
+        with stop, self.pipeline.progress:
             failure = self._read_and_deliver(stop.lines(file_input or sys.stdin))
             if failure is not None:
                 if stop.requested.is_set():
