@@ -152,7 +152,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Streams",
         description=(
             'Per-stream settings keyed by stream name; "*" gives defaults. Each: type '
-            "(profile|event), identity_field, identity_type, event_name, event_name_field, "
+            "(profile|event|delete), identity_field, identity_type, event_name, event_name_field, "
             "timestamp_field, on_delete (skip|upsert|delete: what a row whose _sdc_deleted_at "
             "is set does), on_null (omit|unset: what a null property of a profile does)."
         ),
@@ -238,6 +238,34 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         title="Default phone region",
         description="ISO country code (e.g. US, IN) for phone numbers without a country code.",
+    ),
+    # Settings singer-sdk adds to every target, declared here to say what they do in this one.
+    th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        default=MAX_BATCH_ROWS,
+        title="Batch size (rows)",
+        description="Records per request, 1-1000 (CleverTap's limit); a larger value means 1000.",
+    ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        default=True,
+        title="Validate records",
+        description=(
+            "Check each record against its stream's SCHEMA; a record that does not match is "
+            "rejected (schema_invalid) and the others go on."
+        ),
+    ),
+    th.Property(
+        "add_record_metadata",
+        th.BooleanType,
+        default=False,
+        title="Add record metadata",
+        description=(
+            "Send the Singer SDK's _sdc_ metadata of each record (received, batched, sequence, "
+            "sync started; extracted when the tap gives it) as custom CleverTap properties."
+        ),
     ),
 ).to_dict()
 

@@ -18,6 +18,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 
+from target_clevertap.about import about_text, unused_setting_warnings, without_unused_settings
 from target_clevertap.batch_files import batch_records
 from target_clevertap.config import CONFIG_SCHEMA, Settings, config_errors
 from target_clevertap.delivery import DeliveryFailed
@@ -47,6 +48,8 @@ class TargetClevertap(Target):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        for warning in unused_setting_warnings(self.config):
+            self.logger.warning(warning)
         self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
         self._lean_sinks: dict[str, CleverTapSink | None] = {}
         self._clock_due = 0.0
@@ -216,6 +219,21 @@ class TargetClevertap(Target):
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """The SDK's built-in settings, less those that do nothing here (see `about`)."""
+        super().append_builtin_config(config_jsonschema)
+        without_unused_settings(config_jsonschema)
+
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """`--about`: the plain text says each setting's description, default and whether it is
+        required (the SDK's names and types only); markdown and JSON are the SDK's."""
+        if output_format in (None, "text"):
+            print(about_text(cls._get_about_info()))
+        else:
+            super().print_about(output_format)
 
     @classmethod
     def invoke(  # type: ignore[override]
