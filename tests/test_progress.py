@@ -99,3 +99,26 @@ def test_at_debug_each_batch_has_its_line(settings: dict[str, Any], tmp_path: Pa
     sent = [line for line in done.stderr.splitlines() if "| DEBUG " in line and "HTTP 200" in line]
     assert len(sent) == 3  # 5 + 5 + 2
     assert any("Stream 'users': sent 2, accepted 2, rejected 0, HTTP 200" in s for s in sent)
+
+
+def test_a_dry_run_sends_with_dry_run_stores_nothing_and_writes_no_state(
+    sandbox: Sandbox, settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """What meltano.yml's `dry_run` description promises, and what its progress line says."""
+    bad = singer.record("users", {"identity": "u-bad", "email": "not an address"})
+    process = _start(
+        settings, tmp_path, dry_run=True, batch_size_rows=2, progress_interval_seconds=0.2
+    )
+    _send(process, singer.users_then_state(4, {"n": 4}) + bad + "\n")
+
+    wait_for_log(process, "read 5, sent 4, accepted 4, rejected 1, in flight 0, ")
+    wait_for_log(process, "; no state is written in a dry run.")
+    code, stdout, stderr = _finish(process)
+
+    assert code == 0, stderr
+    assert stdout == ""
+    assert sandbox.profiles() == []
+    assert [(r["dry_run"], r["records"]) for r in sandbox.requests()] == [(1, 2), (1, 2)]
+    rejected = (tmp_path / "rejected.jsonl").read_text().splitlines()
+    assert [json.loads(line)["record"]["identity"] for line in rejected] == ["u-bad"]
+    assert "Dry run: CleverTap validated the records and stored nothing" in stderr
