@@ -200,7 +200,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=default_of("dry_run"),
         title="Dry run",
-        description="Send with ?dryRun=1 (CleverTap validates, stores nothing); writes no state.",
+        description=(
+            "Send every upload with ?dryRun=1: CleverTap validates the records and stores "
+            "nothing (deletes are not sent, only counted). Writes no state."
+        ),
     ),
     th.Property(
         "rejected_records_path",
