@@ -40,6 +40,12 @@ class Checkpoint:
         """(span id, first record) of the oldest open span, or None; a hint read without the
         lock (waits check it under the lock)."""
 
+    def last_written(self) -> Any:
+        """The newest state written (in a dry run: the one that would have been), or None.
+
+        Read without the lock, so a progress line never waits for a STATE line being written."""
+        return self._written
+
     def next_record(self) -> int:
         """Number the next record (called from the reading thread only)."""
         number = self._records_seen

@@ -69,6 +69,7 @@ class Settings:
     """None: the default place, which falls back to logging when it cannot be written."""
     fail_on_rejected: bool = False
     stop_grace_seconds: float = 20.0
+    progress_interval_seconds: float = 30.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -97,6 +98,7 @@ _TUNABLES: dict[str, Any] = {
     "rejected_records_path": lambda path: chosen_rejects_path(str(path)),
     "fail_on_rejected": bool,
     "stop_grace_seconds": float,
+    "progress_interval_seconds": float,
 }
 
 
@@ -273,7 +275,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=default_of("dry_run"),
         title="Dry run",
-        description="Send with ?dryRun=1 (CleverTap validates, stores nothing); writes no state.",
+        description=(
+            "Send every upload with ?dryRun=1: CleverTap validates the records and stores "
+            "nothing (deletes are not sent, only counted). Writes no state."
+        ),
     ),
     th.Property(
         "rejected_records_path",
@@ -307,6 +312,17 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "progress_interval_seconds",
+        th.NumberType,
+        default=default_of("progress_interval_seconds"),
+        title="Progress interval",
+        description=(
+            "Seconds between the progress lines logged at INFO, one per stream: records read, "
+            "sent, accepted, rejected and in flight, records/s sent, the last state written. "
+            "0 turns them off."
+        ),
+    ),
+    th.Property(
         "map_standard_fields",
         th.BooleanType,
         default=DEFAULT_MAP_STANDARD_FIELDS,
@@ -318,6 +334,34 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         title="Default phone region",
         description="ISO country code (e.g. US, IN) for phone numbers without a country code.",
+    ),
+    # Settings singer-sdk adds to every target, declared here to say what they do in this one.
+    th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        default=MAX_BATCH_ROWS,
+        title="Batch size (rows)",
+        description="Records per request, 1-1000 (CleverTap's limit); a larger value means 1000.",
+    ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        default=True,
+        title="Validate records",
+        description=(
+            "Check each record against its stream's SCHEMA; a record that does not match is "
+            "rejected (schema_invalid) and the others go on."
+        ),
+    ),
+    th.Property(
+        "add_record_metadata",
+        th.BooleanType,
+        default=False,
+        title="Add record metadata",
+        description=(
+            "Send the Singer SDK's _sdc_ metadata of each record (received, batched, sequence, "
+            "sync started; extracted when the tap gives it) as custom CleverTap properties."
+        ),
     ),
 ).to_dict()
 
@@ -417,6 +461,7 @@ def _limit_errors(config: Mapping[str, Any]) -> list[str]:
         ("retry_backoff_seconds", 0, 600, False),
         ("stop_grace_seconds", 0, 3600, False),
         ("batch_size_rows", 1, None, True),
+        ("progress_interval_seconds", 0, 86400, False),
     ]
     errors = []
     for name, low, high, whole in checks:

@@ -29,6 +29,7 @@ from target_clevertap.lanes import LANES, UPLOADS, Budget
 from target_clevertap.mapping import Payload, Rejection
 from target_clevertap.ordering import ONE_PER_REQUEST, must_follow
 from target_clevertap.preflight import SIZE_CODES
+from target_clevertap.progress import ProgressLog
 from target_clevertap.rejects import RejectsFile
 from target_clevertap.report import RunReport
 
@@ -57,6 +58,13 @@ class Pipeline:
         self._checkpoint = Checkpoint(None if settings.dry_run else _write_state_line)
         self._rejects = RejectsFile(settings.rejected_records_path, logger)
         self._report = RunReport()
+        self.progress = ProgressLog(
+            self._report,
+            self._checkpoint.last_written,
+            settings.progress_interval_seconds,
+            logger,
+            dry_run=settings.dry_run,
+        )
         self._filling: dict[Route, Batch] = {}
         self._followed: dict[Route, list[Route]] = {}  # the routes each must follow
         self._stopping = False
@@ -92,7 +100,7 @@ class Pipeline:
         batch.records.append(record)
         batch.identities.add(identity)
         if len(batch.payloads) >= self._batch_limits[route.lane]:
-            self._delivery.submit(self._filling.pop(route))
+            self._send(route)
 
     def skip_deleted(self, stream: str) -> None:
         """Take a row marked deleted that its stream's `on_delete` leaves out: counted, not sent,
@@ -107,7 +115,7 @@ class Pipeline:
     def send_buffered(self, stream: str) -> None:
         """Hand the stream's partial batches to delivery now."""
         for route in [r for r in self._filling if r.stream == stream]:
-            self._delivery.submit(self._filling.pop(route))
+            self._send(route)
 
     def add_state(self, value: Any) -> None:
         """A STATE message, written once every record read before it is settled."""
@@ -170,6 +178,12 @@ class Pipeline:
         sizes.update(self._failed_sizes)
         return sum(size for span, size in sizes.items() if span in still_open)
 
+    def _send(self, route: Route) -> None:
+        """Hand the route's filling batch to delivery."""
+        batch = self._filling.pop(route)
+        self._report.handed_to_delivery(batch.stream, len(batch.payloads))
+        self._delivery.submit(batch)
+
     def _learn(self, route: Route) -> list[Route]:
         """Note which known routes a new route must follow, and which must follow it."""
         self._followed[route] = []
@@ -187,7 +201,7 @@ class Pipeline:
         holds its identity, that batch goes first (see `ordering`)."""
         batch = self._filling.get(route)
         if batch is not None and identity in batch.identities:
-            self._delivery.submit(self._filling.pop(route))
+            self._send(route)
 
     def _wait_for_room(self, position: int) -> None:
         """Block while the record is a window or more past the oldest unsettled one."""
@@ -199,7 +213,7 @@ class Pipeline:
             span = oldest[0]
             filling = next((r for r, b in self._filling.items() if b.span == span), None)
             if filling is not None:
-                self._delivery.submit(self._filling.pop(filling))
+                self._send(filling)
             else:
                 self._checkpoint.wait_while_open(span)
 
@@ -260,7 +274,8 @@ class Pipeline:
                 sent -= 1
                 self._report.rejected_locally(batch.stream, str(failure.code), erasure=erasures)
         self._report.delivered(batch.stream, sent, codes, erasures=erasures)
-        self._logger.info(
+        self._report.batch_answered(batch.stream, len(batch.payloads))
+        self._logger.debug(
             "Stream '%s': sent %d, accepted %d, rejected %d, HTTP %d, %.0f ms, %d retries, "
             "%d in flight allowed.",
             batch.stream,

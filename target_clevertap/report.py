@@ -29,6 +29,17 @@ class StreamTally:
         return self.rejected_local + self.rejected_clevertap
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One stream's counts so far, for the progress line."""
+
+    read: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    in_flight: int = 0
+
+
 class RunReport:
     """Thread-safe tallies for all streams."""
 
@@ -37,6 +48,8 @@ class RunReport:
         self._received: Counter[str] = Counter()
         self._skipped_deleted: Counter[str] = Counter()
         self._held_in_dry_run: Counter[tuple[str, str]] = Counter()
+        self._handed_on: Counter[str] = Counter()
+        self._answered: Counter[str] = Counter()
         self.streams: dict[str, StreamTally] = {}
 
     def received(self, stream: str) -> None:
@@ -51,6 +64,24 @@ class RunReport:
         """One record (a delete or subscription) a dry run does not send, as its endpoint has no
         dry run (reading thread)."""
         self._held_in_dry_run[stream, kind] += 1
+
+    def handed_to_delivery(self, stream: str, records: int) -> None:
+        """A batch of the stream queued for sending (reading thread only)."""
+        self._handed_on[stream] += records
+
+    def batch_answered(self, stream: str, records: int) -> None:
+        """A batch queued for sending came back with an outcome for every record."""
+        with self._lock:
+            self._answered[stream] += records
+
+    def progress(self) -> dict[str, Progress]:
+        """Per stream that has read a record, its counts so far."""
+        counts = {}
+        with self._lock:
+            for stream, read in list(self._received.items()):  # a copy: the reader adds streams
+                in_flight = self._handed_on[stream] - self._answered[stream]
+                counts[stream] = _progress(read, self.streams.get(stream), in_flight)
+        return counts
 
     def rejected_locally(self, stream: str, code: str, *, erasure: bool = False) -> None:
         """One record refused before sending (`erasure`: a profile to delete)."""
@@ -113,6 +144,12 @@ _WOULD_HAVE = {
         "has no dry run)"
     ),
 }
+
+
+def _progress(read: int, tally: StreamTally | None, in_flight: int) -> Progress:
+    if tally is None:
+        return Progress(read=read, in_flight=in_flight)
+    return Progress(read, tally.sent, tally.accepted, tally.rejected, in_flight)
 
 
 def _summary_line(stream: str, tally: StreamTally) -> str:

@@ -21,6 +21,7 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import _ConfigInput
 
+from target_clevertap.about import about_text, unused_setting_warnings, without_unused_settings
 from target_clevertap.batch_files import batch_records
 from target_clevertap.config import CONFIG_SCHEMA, Settings, batch_rows_note, config_errors
 from target_clevertap.config_sources import (
@@ -58,6 +59,8 @@ class TargetClevertap(Target):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        for warning in unused_setting_warnings(self.config):
+            self.logger.warning(warning)
         try:
             self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
         except RejectsUnwritable as exc:
@@ -70,7 +73,7 @@ class TargetClevertap(Target):
     def run(self, file_input: IO[str] | None = None) -> int:
         """Read all input (or until SIGTERM/SIGINT) and deliver it; returns the exit code."""
         stop = StopSignals(self.logger, [self.pipeline.stop], self.pipeline.exit_now)
-        with stop:
+        with stop, self.pipeline.progress:
             failure = self._read_and_deliver(stop.lines(file_input or sys.stdin))
             if failure is not None:
                 return self._fail(failure, stopped=stop.requested.is_set())
@@ -271,6 +274,21 @@ class TargetClevertap(Target):
                 cls.logger.error("%s", error)
             ctx.exit(1)
         return _ConfigInput(config=config, parse_env=ENV_MARKER in value)
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """The SDK's built-in settings, less those that do nothing here (see `about`)."""
+        super().append_builtin_config(config_jsonschema)
+        without_unused_settings(config_jsonschema)
+
+    @classmethod
+    def print_about(cls, output_format: str | None = None) -> None:
+        """`--about`: the plain text says each setting's description, default and whether it is
+        required (the SDK's names and types only); markdown and JSON are the SDK's."""
+        if output_format in (None, "text"):
+            print(about_text(cls._get_about_info()))
+        else:
+            super().print_about(output_format)
 
     @classmethod
     def invoke(  # type: ignore[override]

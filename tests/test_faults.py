@@ -48,8 +48,10 @@ def users_input() -> str:
     )
 
 
-def run(config: dict[str, Any], tmp_path: Path, singer_input: str) -> Finished:
-    return run_target(["--config", str(write_config(tmp_path, config))], singer_input)
+def run(
+    config: dict[str, Any], tmp_path: Path, singer_input: str, env: dict[str, str] | None = None
+) -> Finished:
+    return run_target(["--config", str(write_config(tmp_path, config))], singer_input, env=env)
 
 
 def assert_everything_delivered(done: Finished, sandbox: Sandbox, tmp_path: Path) -> None:
@@ -92,7 +94,8 @@ def test_a_smaller_concurrency_budget_is_learnt_and_refused_requests_wait_for_a_
         latency_ms=100,
     ) as small:
         config = settings(small.url, tmp_path, max_concurrency=6, batch_size_rows=5)
-        done = run(config, tmp_path, users_input())
+        # The per-request lines, with the in-flight limit, are at DEBUG.
+        done = run(config, tmp_path, users_input(), env={"TARGET_CLEVERTAP_LOGLEVEL": "DEBUG"})
 
         assert_everything_delivered(done, small, tmp_path)
         assert small.stats()["max_in_flight_seen"] > 2  # the target did go over the budget...

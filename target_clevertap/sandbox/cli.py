@@ -67,19 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without a command it serves. Options: clevertap-sandbox serve --help",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the sandbox (the default command)")
+    serve = commands.add_parser("serve", help="Run the sandbox (the default command).")
     _add_server_arguments(serve)
     _add_store_arguments(serve)
     _add_fault_arguments(serve)
     _add_rule_arguments(serve)
     serve.set_defaults(run=serve_command)
-    show = commands.add_parser("show", help="print what a sandbox database holds")
-    show.add_argument("--db", default=DEFAULT_DB, help="database file (default: %(default)s)")
+    show = commands.add_parser("show", help="Print what a sandbox database holds.")
+    show.add_argument("--db", default=DEFAULT_DB, help="The database file (default: %(default)s).")
     show.add_argument(
         "--limit",
         type=int,
         default=3,
-        help="profiles, events, tokens, deletions and subscriptions to print",
+        help="How many of the newest profiles, events, tokens, deletions and subscriptions to "
+        "print (default: %(default)s).",
     )
     show.set_defaults(run=show_command)
     return parser
@@ -87,88 +88,150 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("server")
-    group.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    group.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    group.add_argument("--port-file", type=Path, help="write the bound port here once listening")
+    group.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="The address to listen on (default: %(default)s, loopback).",
+    )
+    group.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help="The port to listen on; 0 picks a free one (default: %(default)s).",
+    )
+    group.add_argument("--port-file", type=Path, help="Write the port to this file once listening.")
     group.add_argument(
         "--account-id",
         default=os.environ.get("CLEVERTAP_SANDBOX_ACCOUNT_ID", DEFAULT_ACCOUNT_ID),
-        help="accepted X-CleverTap-Account-Id (env CLEVERTAP_SANDBOX_ACCOUNT_ID)",
+        help="The account ID accepted in X-CleverTap-Account-Id (default: %(default)s, or the "
+        "variable CLEVERTAP_SANDBOX_ACCOUNT_ID).",
     )
     group.add_argument(
         "--passcode",
         default=os.environ.get("CLEVERTAP_SANDBOX_PASSCODE", DEFAULT_PASSCODE),
-        help="accepted X-CleverTap-Passcode (env CLEVERTAP_SANDBOX_PASSCODE)",
+        help=f"The passcode accepted in X-CleverTap-Passcode (default: {DEFAULT_PASSCODE}, or the "
+        "variable CLEVERTAP_SANDBOX_PASSCODE).",
     )
     group.add_argument(
         "--max-concurrent",
         type=int,
         default=DEFAULT_MAX_CONCURRENT,
-        help="uploads in flight before 429 (default: %(default)s)",
+        help="Uploads in flight at once before the next is answered 429 (default: %(default)s).",
     )
     group.add_argument(
         "--max-concurrent-other",
         type=int,
         default=DEFAULT_MAX_CONCURRENT_OTHER,
-        help="deletes and subscribes in flight (together) before 429 (default: %(default)s)",
+        help="Deletes and subscribes in flight at once (together) before the next is answered "
+        "429 (default: %(default)s).",
     )
-    group.add_argument("--quiet", action="store_true", help="do not log every request")
+    group.add_argument("--quiet", action="store_true", help="Do not log every request.")
 
 
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("storage").add_mutually_exclusive_group()
-    group.add_argument("--db", default=DEFAULT_DB, help="SQLite file (default: %(default)s)")
-    group.add_argument("--memory", action="store_true", help="keep data in memory only")
-    group.add_argument("--no-store", action="store_true", help="validate and answer, keep nothing")
+    group.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        help="The SQLite file that stores what arrives (default: %(default)s).",
+    )
+    group.add_argument("--memory", action="store_true", help="Keep what arrives in memory only.")
+    group.add_argument(
+        "--no-store", action="store_true", help="Validate and answer, and keep nothing."
+    )
 
 
 def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "fault injection", "Entries: ok, 400-599, 502html, reset, slow:SECONDS, store:503."
+        "fault injection",
+        "An answer is one of: ok, an HTTP status 400-599, 502html (an HTML page), reset (the "
+        "connection dropped), slow:SECONDS, store:503 (stored, then answered 503).",
     )
-    group.add_argument("--latency-ms", type=int, default=0, help="added to every request")
+    group.add_argument(
+        "--latency-ms", type=int, default=0, help="Milliseconds added to every request."
+    )
     group.add_argument(
         "--fail",
         default="",
-        help="answers for the next uploads, deletes and subscribes, e.g. 503,503,200",
+        help="Answers for the next uploads, deletes and subscribes, in order, e.g. 503,503,200.",
     )
-    group.add_argument("--fail-forever", help="answer for every request until cleared, e.g. 503")
+    group.add_argument(
+        "--fail-forever", help="The answer to every request until cleared, e.g. 503."
+    )
     group.add_argument(
         "--fail-match",
-        help="fail only uploads and subscribes holding a record with key=value (type=email), "
-        "deletes naming identity=VALUE or guid=VALUE, or all deletes with type=delete",
+        help="Fail only uploads and subscribes holding a record with key=value (type=email), "
+        "deletes naming "
+        "identity=VALUE or guid=VALUE, or all deletes with type=delete.",
     )
-    group.add_argument("--store-then-fail", action="store_true", help="store, then answer 503")
-    group.add_argument("--auth-error", default=AUTH_ERROR, help="401 text (default: %(default)s)")
-    group.add_argument("--empty-unprocessed", action="store_true", help="omit failed records")
-    group.add_argument("--spaced-json", action="store_true", help="format answers like 2018")
+    group.add_argument(
+        "--store-then-fail", action="store_true", help="Store what arrives, then answer 503."
+    )
+    group.add_argument(
+        "--auth-error",
+        default=AUTH_ERROR,
+        help="The error text of a 401 answer (default: %(default)s).",
+    )
+    group.add_argument(
+        "--empty-unprocessed",
+        action="store_true",
+        help="Answer a request with failed records with an empty unprocessed list.",
+    )
+    group.add_argument(
+        "--spaced-json",
+        action="store_true",
+        help="Format answers with spaces, as CleverTap did in 2018.",
+    )
 
 
 def _add_rule_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("validation")
-    group.add_argument("--strict-ts", action="store_true", help="525 for string and ms ts too")
-    group.add_argument("--strict-keys", action="store_true", help="400 for top-level keys but d")
+    group.add_argument(
+        "--strict-ts",
+        action="store_true",
+        help="Refuse a ts given as text or in milliseconds too, with code 525.",
+    )
+    group.add_argument(
+        "--strict-keys",
+        action="store_true",
+        help="Answer 400 to a body with other top-level keys than d (upload) or identity "
+        "or guid (delete).",
+    )
     group.add_argument(
         "--restricted-event",
         action="append",
         default=[],
         metavar="NAME",
-        help="another event name refused with 513 (repeatable)",
+        help="Another event name refused with code 513 (repeatable).",
     )
     group.add_argument(
         "--discarded-event",
         action="append",
         default=[],
         metavar="NAME",
-        help="event name refused with 528 (repeatable)",
-    )
-    group.add_argument("--max-event-properties", type=int, default=256, help="522 above this")
-    group.add_argument("--max-charged-items", type=int, help="512 for Charged with more Items")
-    group.add_argument(
-        "--only-add-operator", action="store_true", help="refuse $set/$remove/... with 524"
+        help="An event name refused with code 528 (repeatable).",
     )
     group.add_argument(
-        "--legacy-token-types", action="store_true", help="accept wns, mpns and chrome tokens"
+        "--max-event-properties",
+        type=int,
+        default=256,
+        help="Refuse an event with more properties than this, with code 522 "
+        "(default: %(default)s).",
+    )
+    group.add_argument(
+        "--max-charged-items",
+        type=int,
+        help="Refuse a Charged event with more Items than this, with code 512.",
+    )
+    group.add_argument(
+        "--only-add-operator",
+        action="store_true",
+        help="Refuse every profile operator but $add ($set, $remove, ...) with code 524.",
+    )
+    group.add_argument(
+        "--legacy-token-types",
+        action="store_true",
+        help="Accept wns, mpns and chrome push tokens too.",
     )
 
 

@@ -57,7 +57,8 @@ POLL_SECONDS = 0.02
 STATE_UPDATED = "Incremental state has been updated"  # Meltano's log line per stored state
 TARGET_EXECUTABLE = "target-clevertap"
 STREAMS = "public-events_*"  # Meltano's select and metadata patterns for the tables below
-# The target's log line once CleverTap has answered for a batch (README: one line per request).
+# The target's log line once CleverTap has answered for a batch (README: one line per request,
+# at DEBUG).
 DELIVERED_LINE = re.compile(r"Stream '(public-events_\d+)': sent \d+, accepted \d+")
 
 EVENTS_DDL = """
@@ -122,6 +123,7 @@ class Source:
             TARGET_CLEVERTAP_STREAMS=json.dumps({"*": {"type": "event"}}),
             TARGET_CLEVERTAP_BATCH_SIZE_ROWS=str(BATCH_SIZE_ROWS),
             TARGET_CLEVERTAP_MAX_CONCURRENCY=str(MAX_CONCURRENCY),
+            TARGET_CLEVERTAP_LOGLEVEL="DEBUG",  # for the per-request lines (DELIVERED_LINE)
         )
 
 

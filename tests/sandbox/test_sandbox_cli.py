@@ -227,3 +227,29 @@ def test_show_explains_a_missing_database(
 
     assert code == 2
     assert "No sandbox database at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["serve", "show"])
+def test_help_gives_every_option_a_whole_sentence(command: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "target_clevertap.sandbox", command, "--help"],
+        cwd=REPOSITORY,
+        env={**os.environ, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    options = done.stdout.split("\noptions:\n", 1)[1]
+    helps = {}
+    for entry in re.split(r"\n(?=  --)", options):
+        found = re.match(r"  (--\S+(?: [A-Z_]+)?)\s+(.*)", entry.split("\n\n")[0], re.DOTALL)
+        if found:
+            helps[found[1]] = " ".join(found[2].split())
+
+    assert len(helps) >= (25 if command == "serve" else 2)
+    not_sentences = {
+        option: text
+        for option, text in helps.items()
+        if not (text[:1].isupper() and text.endswith("."))
+    }
+    assert not not_sentences
