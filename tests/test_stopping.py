@@ -132,7 +132,11 @@ def delivered_then_stuck(
     """A target whose first batch (u0-u2, STATE n=3) was delivered, and whose second (u3-u5,
     STATE n=6) meets the outage; stdin left open."""
     config = {"batch_size_rows": 3, "stop_grace_seconds": GRACE, "max_retries": 100, **settings}
-    process = start_target(["--config", str(write_config(tmp_path, config))])
+    # The per-request line it waits for is at DEBUG.
+    process = start_target(
+        ["--config", str(write_config(tmp_path, config))],
+        env={"TARGET_CLEVERTAP_LOGLEVEL": "DEBUG"},
+    )
     assert process.stdin is not None
     process.stdin.write(singer.users_then_state(3, {"n": 3}).encode())
     process.stdin.flush()
