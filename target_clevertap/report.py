@@ -36,6 +36,7 @@ class RunReport:
         self._received: Counter[str] = Counter()
         self._skipped_deleted: Counter[str] = Counter()
         self._held_in_dry_run: Counter[str] = Counter()
+        self._notes: Counter[tuple[str, str]] = Counter()
         self.streams: dict[str, StreamTally] = {}
 
     def received(self, stream: str) -> None:
@@ -49,6 +50,15 @@ class RunReport:
     def held_in_dry_run(self, stream: str) -> None:
         """One record a dry run does not send, as its endpoint has no dry run (reading thread)."""
         self._held_in_dry_run[stream] += 1
+
+    def note(self, stream: str, text: str) -> None:
+        """One record sent that the summary warns of, with why (reading thread only)."""
+        self._notes[stream, text] += 1
+
+    @property
+    def notes(self) -> dict[tuple[str, str], int]:
+        """Per stream and warning, the records it concerns (read once the reading is over)."""
+        return dict(sorted(self._notes.items()))
 
     def rejected_locally(self, stream: str, code: str, *, erasure: bool = False) -> None:
         """One record refused before sending (`erasure`: a profile to delete)."""

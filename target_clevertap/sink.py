@@ -14,7 +14,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_clevertap.delivery import Route
 from target_clevertap.lanes import DELETES, UPLOADS
-from target_clevertap.mapping import RecordMapper, Rejection, deletion
+from target_clevertap.mapping import Notice, RecordMapper, Rejection, deletion, identity_of
 from target_clevertap.plan import DELETABLE_BY, plan_stream
 from target_clevertap.record_validation import RecordValidator
 
@@ -46,7 +46,9 @@ class CleverTapSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         self.plan = plan_stream(target.config, stream_name, schema)
-        self._mapper = RecordMapper(self.plan)
+        self._mapper = RecordMapper(self.plan, self._hear)
+        # Records linked by their CleverTap ID may not name the identity the ordering follows.
+        self._linked = self.plan.object_id_field is not None
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
         identity_type = self.plan.identity_type
@@ -130,7 +132,18 @@ class CleverTapSink(BatchSink):
             if violation is None
             else Rejection("schema_invalid", violation)
         )
+        if self._linked and not isinstance(result, Rejection):
+            identity = identity_of(record, self.plan)
+            self._pipeline.accept(self._route, record, result, identity=identity)
+            return
         self._pipeline.accept(self._route, record, result)
+
+    def _hear(self, notice: Notice) -> None:
+        """What the mapper says about records it still sent: in the summary, or logged now."""
+        if notice.summarised:
+            self._pipeline.note(self.stream_name, notice.text)
+        else:
+            self.logger.warning("%s", notice.text)
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """The SDK drains this stream: hand its partial batches to delivery."""
