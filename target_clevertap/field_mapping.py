@@ -87,7 +87,7 @@ def property_errors(stream: str, properties: Any, kind: str | None) -> list[str]
     for key, entry in properties.items():
         if entry is None:
             continue
-        spec_errors = _entry_errors(f"{where}.{key}", entry, kind)
+        spec_errors = _entry_errors(f"{where}.{key}", key, entry, kind)
         errors += spec_errors
         if not spec_errors:
             to = _spec(entry).to
@@ -103,7 +103,7 @@ def property_errors(stream: str, properties: Any, kind: str | None) -> list[str]
     return errors
 
 
-def _entry_errors(where: str, entry: Any, kind: str | None) -> list[str]:
+def _entry_errors(where: str, key: str, entry: Any, kind: str | None) -> list[str]:
     if isinstance(entry, str):
         return _to_errors(where, entry)
     if not isinstance(entry, Mapping):
@@ -127,9 +127,9 @@ def _entry_errors(where: str, entry: Any, kind: str | None) -> list[str]:
         )
     elif operation != "set" and kind == "event":
         errors.append(event_operation_refusal(where, operation))
-    elif operation != "set" and isinstance(to, str) and to in STANDARD_KEYS:
+    elif operation != "set" and (to if isinstance(to, str) and to else key) in STANDARD_KEYS:
         errors.append(
-            f"Setting '{where}.operation' is '{operation}', but '{to}' is a standard "
+            f"Setting '{where}.operation' is '{operation}', but '{to or key}' is a standard "
             "profile key, which holds a single value; send it with operation 'set'."
         )
     fmt = entry.get("format")

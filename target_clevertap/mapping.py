@@ -88,7 +88,7 @@ def deletion(record: Mapping[str, Any], plan: StreamPlan) -> Payload | Rejection
     """The profile to delete for a row marked deleted (or of a delete stream): its identity only,
     under the key CleverTap's delete call takes (`identity`, or `guid` for objectId streams)."""
     try:
-        identity = _identity(record, plan)
+        identity = identity_of(record, plan)
     except Unmappable as problem:
         return Rejection(problem.code, problem.reason)
     return {DELETABLE_BY[plan.identity_type]: identity}
@@ -132,7 +132,7 @@ class RecordMapper:
     def _build(self, record: Mapping[str, Any]) -> tuple[Payload, bool]:
         """The payload, and whether a quick look rules out every preflight problem."""
         plan = self.plan
-        identity = _identity(record, plan)
+        identity = identity_of(record, plan)
         object_id = _object_id(record, plan.object_id_field) if plan.object_id_field else None
         if object_id is None:
             payload: Payload = {"type": plan.kind, plan.identity_type: identity}
@@ -227,8 +227,12 @@ class RecordMapper:
         return name, self._converter(key, name, charged=charged)
 
     def _rule_of_spec(self, key: str, spec: FieldSpec, *, charged: bool) -> Rule:
-        name = spec.to or (key if spec.operation != "set" else None)
-        name = name or self._automatic_name(key, charged=charged)
+        if spec.to:
+            name = spec.to
+        elif spec.operation != "set":
+            name = key  # an operation changes a custom property: no standard key matching
+        else:
+            name = self._automatic_name(key, charged=charged)
         convert = operation_converter(spec, key) or self._converter(key, name, charged=charged)
         return name, convert
 
@@ -314,18 +318,14 @@ def _standard_converter(key: str, standard: StandardField, region: str | None) -
 
 def identity_of(record: Mapping[str, Any], plan: StreamPlan) -> str:
     """The record's identity: from the first of the stream's identity fields that holds one."""
-    return _identity(record, plan)
-
-
-def _identity(record: Mapping[str, Any], plan: StreamPlan) -> str:
     identity = _identity_in(record, plan.identity_field)
-    for fallback in plan.identity_fallbacks if identity is None else ():
+    if identity is not None:
+        return identity
+    for fallback in plan.identity_fallbacks:
         identity = _identity_in(record, fallback)
         if identity is not None:
-            break
-    if identity is None:
-        raise Unmappable("identity_missing", _identity_missing_reason(record, plan))
-    return identity
+            return identity
+    raise Unmappable("identity_missing", _identity_missing_reason(record, plan))
 
 
 def _identity_in(record: Mapping[str, Any], field: str) -> str | None:

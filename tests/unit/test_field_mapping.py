@@ -263,6 +263,7 @@ def test_a_well_formed_properties_setting_passes() -> None:
         ({"when": {"format": "datetime"}}, "'streams.users.properties.when.format' is 'datetime'"),
         ({"when": {"format": "date", "operation": "add"}}, "operation 'set' only"),
         ({"m": {"to": "Email", "operation": "add"}}, "'Email' is a standard profile key"),
+        ({"Phone": {"operation": "incr"}}, "'Phone' is a standard profile key"),
         ({"a": "Plan", "b": {"to": "Plan"}}, "sends 'a' and 'b' both to the CleverTap key 'Plan'"),
     ],
 )
