@@ -19,6 +19,8 @@ Python API::
                         # max_in_flight_seen, records_received, records_accepted;
                         # "other_apis": the same for deletes
     sb.profiles()       # [{"identity_key", "identity", "profile": {...}, "ts"}]
+    sb.profile("u-1")   # {...} the stored properties of one profile, or None
+    sb.profile("__g1", identity_key="objectId")
     sb.events()         # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
     sb.deletions()      # [{"deleted_at", "key", "values", "profiles_deleted",
                         #   "events_deleted", "tokens_deleted"}]
@@ -51,15 +53,32 @@ Decisions where the contract is open:
 
 * exactly one identity key (identity, objectId, FBID, GPID) with a non-empty string or a number,
   else 523; an objectId must be 1-64 letters, digits, ``_`` or ``-``, else 526;
-* a profile without a ``profileData`` object, or with a malformed value (unknown or disabled
-  ``$`` operator, bad operator argument, list holding objects), gives 524; an event without an
-  ``evtData`` object gives 512; the first failing rule of a record wins, in the order of
-  ``validation.CHECKS`` (type, identity, objectId, ts, then the record type's own rules);
+* a profile without a ``profileData`` object, or with a malformed value, gives 524; an event
+  without an ``evtData`` object gives 512; the first failing rule of a record wins, in the order
+  of ``validation.CHECKS`` (type, identity, objectId, ts, then the record type's own rules);
+* malformed profile values (524), strictly: an unknown or disabled ``$`` operator or more than
+  one in an object; a multi-value (plain list, ``$set``, ``$add``, ``$remove``) that is not a
+  list of text or holds more than 100 items (never truncated), or on a standard field (Name,
+  Email, Phone, DOB, ...); ``$incr``/``$decr`` of anything but a number; ``$delete`` of anything
+  but ``true``; a ``category-unsubscribe``/``category-resubscribe`` value that is not a non-empty
+  object whose keys are among email, push, sms, whatsapp, each a list of non-blank text;
+* stored profiles apply the operators with the SDK semantics (lists unique, at most 100 items,
+  oldest evicted; ``$incr``/``$decr`` on a missing or non-numeric property start from 0); the
+  category keys keep, per channel, the categories currently unsubscribed / resubscribed (a
+  category moves from one key to the other); ``Sandbox.profile(identity)`` reads one back;
 * ``null`` property values are accepted and leave the stored value alone; nested objects in
   ``profileData`` are stored as given; events create no profile;
 * ``ts`` as a digit string or in milliseconds (13 digits) is accepted and stored in seconds
   unless ``Rules(strict_ts=True)``; records without ``ts`` get the time of receipt;
-* tokens (``type: token``) are checked with codes 530-535 and kept in a ``tokens`` table;
+* tokens (``type: token``) are checked with codes 530-535 and kept in a ``tokens`` table, one
+  row per objectId and token id: 530 for a missing or invalid ``objectId`` or another identity
+  key beside it, 531 for a ``tokenData`` that is not an object, 532 for a missing or blank ``id``,
+  533 for a missing ``type``, 534 for a type not allowed (``fcm``, ``gcm``, ``apns``; ``wns``,
+  ``mpns`` and ``chrome`` only with ``Rules(token_types=ALL_TOKEN_TYPES)`` or
+  ``--legacy-token-types``, as the reference's §11 asks), 535 for a chrome token without
+  ``keys`` holding text ``p256dh`` and ``auth``, and for ``keys`` on any other type; more than
+  100 token records in one request get 400 ``Malformed request`` (the real answer is unknown);
+  whether the objectId belongs to a user live through an SDK is not checked;
 * only ``?dryRun=1`` is a dry run; it is validated and answered as usual and stores nothing
   (the ``requests`` log still gets a row, marked ``dry_run``);
 * checks run in this order: credentials (401), in-flight limit (429), added latency, body (400),
@@ -84,9 +103,10 @@ from target_clevertap.sandbox.store import (
     read_events,
     read_profiles,
 )
-from target_clevertap.sandbox.validation import Rules
+from target_clevertap.sandbox.validation import ALL_TOKEN_TYPES, Rules
 
 __all__ = [
+    "ALL_TOKEN_TYPES",
     "Faults",
     "Rules",
     "Sandbox",

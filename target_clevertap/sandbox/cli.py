@@ -75,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print what a sandbox database holds")
     show.add_argument("--db", default=DEFAULT_DB, help="database file (default: %(default)s)")
     show.add_argument(
-        "--limit", type=int, default=3, help="profiles, events and deletions to print"
+        "--limit",
+        type=int,
+        default=3,
+        help="profiles, events, tokens and deletions to print",
     )
     show.set_defaults(run=show_command)
     return parser
@@ -281,6 +284,7 @@ def summary(store: SandboxStore, limit: int) -> str:
     ]
     lines += _section("profiles", store.profiles(last=limit), _profile_line)
     lines += _section("events", store.events(last=limit), _event_line)
+    lines += _section("tokens", store.tokens(last=limit), _token_line)
     lines += _section("deletions", store.deletions(last=limit), _deletion_line)
     return "\n".join(lines)
 
@@ -299,6 +303,10 @@ def _profile_line(row: Row) -> str:
 def _event_line(row: Row) -> str:
     who = f"{row['identity_key']}={row['identity']}"
     return f"  {who}  {_when(row['ts'])}  {row['evt_name']}  {_json(row['evt_data'])}"
+
+
+def _token_line(row: Row) -> str:
+    return f"  objectId={row['object_id']}  {_when(row['ts'])}  {_json(row['token_data'])}"
 
 
 def _deletion_line(row: Row) -> str:

@@ -3,6 +3,11 @@
 Later values overwrite earlier ones property by property. A plain list is a multi-value property
 (the SDKs send it as ``$set``). Multi-value properties keep unique items, at most 100 of them, and
 evict the oldest first. The value of a property may also be a one-key operator object.
+
+The subscription-category keys ``category-unsubscribe`` / ``category-resubscribe`` hold
+``{channel: [category, ...]}``; the stored profile keeps, per key and channel, the categories
+currently in that state: unsubscribing from a category adds it to ``category-unsubscribe`` and
+takes it out of ``category-resubscribe``, and the other way round.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 MULTI_VALUE_LIMIT = 100
+OPPOSITE_CATEGORY_KEY = {
+    "category-unsubscribe": "category-resubscribe",
+    "category-resubscribe": "category-unsubscribe",
+}
+CATEGORY_KEYS = tuple(OPPOSITE_CATEGORY_KEY)
 
 Profile = dict[str, Any]
 
@@ -38,6 +48,9 @@ def _apply(profile: Profile, key: str, value: Any) -> None:
     if isinstance(value, list):
         _store_multi_value(profile, key, value)
         return
+    if key in OPPOSITE_CATEGORY_KEY:
+        _apply_categories(profile, key, value)
+        return
     operator = operator_of(value)
     if operator is None:
         profile[key] = value
@@ -55,6 +68,32 @@ def _store_multi_value(profile: Profile, key: str, items: list[Any]) -> None:
     unique = list(dict.fromkeys(items))[-MULTI_VALUE_LIMIT:]
     if unique:
         profile[key] = unique
+    else:
+        profile.pop(key, None)
+
+
+def _apply_categories(profile: Profile, key: str, update: Mapping[str, list[str]]) -> None:
+    opposite = OPPOSITE_CATEGORY_KEY[key]
+    chosen, other = _categories(profile, key), _categories(profile, opposite)
+    for channel, names in update.items():
+        chosen[channel] = list(dict.fromkeys([*chosen.get(channel, []), *names]))
+        other[channel] = [name for name in other.get(channel, []) if name not in names]
+    _store_categories(profile, key, chosen)
+    _store_categories(profile, opposite, other)
+
+
+def _categories(profile: Profile, key: str) -> dict[str, list[str]]:
+    """A copy of the stored ``{channel: [category]}`` of ``key`` (empty when there is none)."""
+    stored = profile.get(key)
+    if not isinstance(stored, dict):
+        return {}
+    return {channel: list(names) for channel, names in stored.items()}
+
+
+def _store_categories(profile: Profile, key: str, channels: dict[str, list[str]]) -> None:
+    kept = {channel: names for channel, names in channels.items() if names}
+    if kept:
+        profile[key] = kept
     else:
         profile.pop(key, None)
 

@@ -175,10 +175,21 @@ class Sandbox:
     def profiles(self) -> list[Row]:
         return self.store.profiles()
 
+    def profile(self, identity: str, identity_key: str = "identity") -> dict[str, Any] | None:
+        """The stored properties of one profile as CleverTap would hold them after every
+        accepted update (``$add``/``$remove`` applied to lists, ``$incr``/``$decr`` to numbers,
+        category keys merged), or ``None`` when there is none. ``identity_key`` is
+        ``identity``, ``objectId``, ``FBID`` or ``GPID``; a numeric identity is looked up as
+        text (``"42"``)."""
+        return self.store.profile(identity, identity_key)
+
     def events(self) -> list[Row]:
         return self.store.events()
 
     def tokens(self) -> list[Row]:
+        """Stored device tokens, one per objectId and token id (a later upload of the same pair
+        replaces it), oldest first: ``object_id``, ``token_id``, ``token_type``, ``token_data``
+        (the ``tokenData`` as sent, with ``keys`` for chrome) and ``ts``."""
         return self.store.tokens()
 
     def requests(self) -> list[Row]:

@@ -138,6 +138,15 @@ class SandboxStore:
             for key, identity, profile, ts in rows
         ]
 
+    def profile(self, identity: str, identity_key: str = "identity") -> dict[str, Any] | None:
+        """The stored properties of one profile (operators applied), or ``None`` when there is
+        no profile under that identity key and (text) identity."""
+        rows = self._query(
+            "SELECT profile FROM profiles WHERE identity_key = ? AND identity = ?",
+            (identity_key, _text(identity)),
+        )
+        return json.loads(rows[0][0]) if rows else None
+
     def events(self, last: int | None = None) -> list[Row]:
         select = "SELECT identity_key, identity, evt_name, evt_data, ts FROM events"
         return [

@@ -20,9 +20,15 @@ from typing import Any
 
 import msgspec
 
-from target_clevertap.sandbox.merge import OPERATORS, operator_of
+from target_clevertap.sandbox.merge import (
+    CATEGORY_KEYS,
+    MULTI_VALUE_LIMIT,
+    OPERATORS,
+    operator_of,
+)
 
 MAX_RECORDS_PER_REQUEST = 1000
+MAX_TOKENS_PER_REQUEST = 100
 MALFORMED = "Malformed request"
 IDENTITY_KEYS = ("identity", "objectId", "FBID", "GPID")
 RECORD_TYPES = ("profile", "event", "token")
@@ -49,6 +55,26 @@ DEFAULT_RESTRICTED_EVENTS = frozenset(
 )
 STANDARD_TOKEN_TYPES = frozenset({"fcm", "gcm", "apns"})
 LEGACY_TOKEN_TYPES = frozenset({"wns", "mpns", "chrome"})
+ALL_TOKEN_TYPES = STANDARD_TOKEN_TYPES | LEGACY_TOKEN_TYPES
+CATEGORY_CHANNELS = ("email", "push", "sms", "whatsapp")
+# Standard profile keys, never multi-value (SDK rule, clevertap-api.md §7).
+SINGLE_VALUE_FIELDS = frozenset(
+    {
+        "Name",
+        "Email",
+        "Education",
+        "Married",
+        "DOB",
+        "Gender",
+        "Phone",
+        "Age",
+        "FBID",
+        "GPID",
+        "Birthday",
+        "Identity",
+    }
+)
+MULTI_VALUE_OPERATORS = frozenset({"$set", "$add", "$remove"})
 CHARGED_EVENT = "Charged"
 CHARGED_ITEMS = "Items"
 
@@ -142,12 +168,20 @@ def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
     unknown_keys = sorted(set(body) - {"d"})
     if rules.strict_keys and unknown_keys:
         raise MalformedRequestError(f"{MALFORMED}: unknown top-level keys {unknown_keys}")
-    if len(records) > MAX_RECORDS_PER_REQUEST:
-        raise MalformedRequestError(
-            f"{MALFORMED}: at most {MAX_RECORDS_PER_REQUEST} records are allowed per request, "
-            f"got {len(records)}"
-        )
+    require_at_most(MAX_RECORDS_PER_REQUEST, len(records), "records")
+    tokens = sum(
+        1 for record in records if isinstance(record, dict) and record.get("type") == "token"
+    )
+    require_at_most(MAX_TOKENS_PER_REQUEST, tokens, "device tokens")
     return records
+
+
+def require_at_most(limit: int, count: int, what: str) -> None:
+    """Raise :class:`MalformedRequestError` when a request holds more than ``limit`` ``what``."""
+    if count > limit:
+        raise MalformedRequestError(
+            f"{MALFORMED}: at most {limit} {what} are allowed per request, got {count}"
+        )
 
 
 def decode_json(raw: bytes) -> Any:
@@ -263,12 +297,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, str | bool) or _is_number(value)
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def _is_identity_value(value: Any) -> bool:
-    return (isinstance(value, str) and bool(value.strip())) or _is_number(value)
+    return _is_text(value) or _is_number(value)
 
 
 def _identity_keys(record: Record) -> list[str]:
@@ -371,12 +405,35 @@ def check_profile_fields(record: Record, rules: Rules) -> RecordError | None:
 _DELETE = {"$delete": True}
 
 
+def check_category_keys(record: Record, rules: Rules) -> RecordError | None:
+    """``category-unsubscribe`` / ``category-resubscribe``: ``{channel: [category, ...]}``."""
+    for key in CATEGORY_KEYS:
+        value = record["profileData"].get(key)
+        problem = None if value is None else _categories_problem(value)
+        if problem is not None:
+            return _error(524, "Profile data", f"{key}: {problem}")
+    return None
+
+
+def _categories_problem(value: Any) -> str | None:
+    channels = ", ".join(CATEGORY_CHANNELS)
+    if not isinstance(value, dict) or not value:
+        return f"an object whose keys are among {channels}, each a list of category names"
+    unknown = sorted(set(value) - set(CATEGORY_CHANNELS))
+    if unknown:
+        return f"the channels are among {channels}, not {', '.join(unknown)}"
+    for channel, names in value.items():
+        if not isinstance(names, list) or not all(_is_text(name) for name in names):
+            return f"{channel} takes a list of category names (text)"
+    return None
+
+
 def check_profile_values(record: Record, rules: Rules) -> RecordError | None:
     profile_data = record["profileData"]
     if _only_plain_values(profile_data):
         return None
     for key, value in profile_data.items():
-        problem = _profile_value_problem(value, rules)
+        problem = None if key in CATEGORY_KEYS else _profile_value_problem(key, value, rules)
         if problem is not None:
             return _error(524, "Profile data", f"{key}: {problem}")
     return None
@@ -390,25 +447,32 @@ def _only_plain_values(data: dict[str, Any]) -> bool:
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
-def _profile_value_problem(value: Any, rules: Rules) -> str | None:
+def _profile_value_problem(key: str, value: Any, rules: Rules) -> str | None:
     if isinstance(value, list):
-        return None if all(map(_is_scalar, value)) else "a multi-value list holds only scalars"
-    if not isinstance(value, dict) or not any(key.startswith("$") for key in value):
+        return _multi_value_problem(key, "a multi-value list", value)
+    if not isinstance(value, dict) or not any(name.startswith("$") for name in value):
         return None  # scalar, null or nested object
     operator = operator_of(value)
     if operator is None or operator not in rules.allowed_operators:
         allowed = ", ".join(sorted(rules.allowed_operators))
         return f"an operator object holds exactly one of {allowed}"
-    return _operator_argument_problem(operator, value[operator])
-
-
-def _operator_argument_problem(operator: str, argument: Any) -> str | None:
+    argument = value[operator]
     if operator == "$delete":
         return None if argument is True else "$delete takes true"
-    if operator in ("$incr", "$decr"):
-        return None if _is_number(argument) else f"{operator} takes a number"
-    items = argument if isinstance(argument, list) else [argument]
-    return None if all(map(_is_scalar, items)) else f"{operator} takes scalars or a list of them"
+    if operator in MULTI_VALUE_OPERATORS:
+        return _multi_value_problem(key, operator, argument)
+    return None if _is_number(argument) else f"{operator} takes a number"
+
+
+def _multi_value_problem(key: str, what: str, items: Any) -> str | None:
+    """Multi-values are lists of at most 100 text items (§6), never on standard fields (§7)."""
+    if key in SINGLE_VALUE_FIELDS:
+        return "a standard field cannot be multi-value"
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return f"{what} holds a list of text items"
+    if len(items) > MULTI_VALUE_LIMIT:
+        return f"{what} holds at most {MULTI_VALUE_LIMIT} items, not {len(items)}"
+    return None
 
 
 # --- event rules -----------------------------------------------------------------------------
@@ -475,9 +539,11 @@ def _token_error(code: int, reason: str) -> RecordError:
 
 
 def check_token_object_id(record: Record, rules: Rules) -> RecordError | None:
-    if _is_object_id(record.get("objectId")):
-        return None
-    return _token_error(530, "objectId is missing or not valid")
+    if not _is_object_id(record.get("objectId")):
+        return _token_error(530, "objectId is missing or not valid")
+    if _identity_keys(record) != ["objectId"]:
+        return _token_error(530, "A token names its user by objectId alone")
+    return None
 
 
 def check_token_data(record: Record, rules: Rules) -> RecordError | None:
@@ -487,8 +553,7 @@ def check_token_data(record: Record, rules: Rules) -> RecordError | None:
 
 
 def check_token_id(record: Record, rules: Rules) -> RecordError | None:
-    token_id = record["tokenData"].get("id")
-    if isinstance(token_id, str) and token_id.strip():
+    if _is_text(record["tokenData"].get("id")):
         return None
     return _token_error(532, "Token id is missing")
 
@@ -507,11 +572,14 @@ def check_token_type_allowed(record: Record, rules: Rules) -> RecordError | None
 
 
 def check_chrome_keys(record: Record, rules: Rules) -> RecordError | None:
+    """``keys`` (``p256dh`` and ``auth``, both text) on chrome tokens, and only there."""
     token_data = record["tokenData"]
     if token_data["type"] != "chrome":
-        return None
+        if "keys" not in token_data:
+            return None
+        return _token_error(535, "Only a chrome token takes keys")
     keys = token_data.get("keys")
-    if isinstance(keys, dict) and all(isinstance(keys.get(k), str) for k in ("p256dh", "auth")):
+    if isinstance(keys, dict) and all(_is_text(keys.get(k)) for k in ("p256dh", "auth")):
         return None
     return _token_error(535, "A chrome token needs keys with p256dh and auth")
 
@@ -525,6 +593,7 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         check_ts,
         check_profile_data,
         check_profile_fields,
+        check_category_keys,
         check_profile_values,
     ),
     "event": (

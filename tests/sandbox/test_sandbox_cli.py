@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import Client, event, profile, wait_until
+from sandbox_helpers import Client, event, profile, token, wait_until
 
 from target_clevertap.sandbox import Sandbox, read_profiles
 from target_clevertap.sandbox.cli import main
@@ -154,6 +154,26 @@ def test_show_lists_the_newest_deletions(
         newest,
     )
     assert "__nobody" not in output
+
+
+def test_show_lists_the_newest_tokens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database = tmp_path / "cli.db"
+    with Sandbox(ACCOUNT_ID, PASSCODE, db_path=database) as sandbox:
+        client = Client(sandbox.port, ACCOUNT_ID, PASSCODE)
+        client.upload(
+            token("__g1", id="t-1", type="fcm"),
+            {**token("__g2", id="t-2", type="apns"), "ts": 1700000000},
+        )
+    sandbox.close()
+
+    code = main(["show", "--db", str(database), "--limit", "1"])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "tokens: 2" in lines
+    assert lines[lines.index("Newest 1 tokens:") + 1] == (
+        '  objectId=__g2  2023-11-14 22:13:20Z  {"id": "t-2", "type": "apns"}'
+    )
 
 
 def test_serve_takes_the_delete_budget_from_a_flag(tmp_path: Path) -> None:

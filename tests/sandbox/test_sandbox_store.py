@@ -65,7 +65,7 @@ def test_profiles_are_keyed_by_identity_key_and_text_identity(
         ([{"Tags": ["a", "b", "a"]}], ["a", "b"]),
         ([{"Tags": ["a", "b"]}, {"Tags": ["c"]}], ["c"]),
         ([{"Tags": "a"}, {"Tags": {"$add": ["b", "a"]}}], ["a", "b"]),
-        ([{"Tags": ["a", "b"]}, {"Tags": {"$add": "c"}}], ["a", "b", "c"]),
+        ([{"Tags": ["a", "b"]}, {"Tags": {"$add": ["c"]}}], ["a", "b", "c"]),
         ([{"Tags": ["a", "b", "c"]}, {"Tags": {"$remove": ["a", "c"]}}], ["b"]),
         ([{"Tags": ["a", "b"]}, {"Tags": {"$set": ["x"]}}], ["x"]),
         ([{"Score": 5}, {"Score": {"$incr": 3}}, {"Score": {"$decr": 1.5}}], 6.5),
