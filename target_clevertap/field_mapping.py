@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from target_clevertap import values
+from target_clevertap.preflight import MAX_KEY_BYTES, MAX_MULTI_VALUES, MAX_VALUE_BYTES
 from target_clevertap.standard_fields import STANDARD_KEYS
 from target_clevertap.text import shown
 from target_clevertap.values import Unmappable
@@ -23,10 +24,6 @@ OPERATIONS = ("set", "add", "remove", "incr", "decr")
 LIST_OPERATIONS = frozenset({"add", "remove"})
 FORMATS = ("date",)
 SUB_KEYS = ("to", "operation", "format")
-MAX_KEY_BYTES = 120
-# CleverTap keeps at most 100 items in a multi-value property (API reference section 6).
-MAX_LIST_ITEMS = 100
-MAX_ITEM_BYTES = 512
 
 
 @dataclass(frozen=True)
@@ -209,18 +206,18 @@ def _list_operation(operator: str, key: str) -> Converter:
                 "value_invalid",
                 f"'{key}' ({operator}) must be a value or a list of values, not {shown(value)}.",
             )
-        if len(items) > MAX_LIST_ITEMS:
+        if len(items) > MAX_MULTI_VALUES:
             raise Unmappable(
                 "value_invalid",
                 f"'{key}' ({operator}) has {len(items)} items; CleverTap keeps at most "
-                f"{MAX_LIST_ITEMS} in a multi-value property, and a record is never cut short.",
+                f"{MAX_MULTI_VALUES} in a multi-value property, and a record is never cut short.",
             )
-        long_item = next((i for i in items if len(i.encode()) > MAX_ITEM_BYTES), None)
+        long_item = next((i for i in items if len(i.encode()) > MAX_VALUE_BYTES), None)
         if long_item is not None:
             raise Unmappable(
                 "value_too_long",
                 f"An item of '{key}' ({operator}) is {len(long_item.encode())} bytes; CleverTap "
-                f"takes at most {MAX_ITEM_BYTES}.",
+                f"takes at most {MAX_VALUE_BYTES}.",
             )
         return {operator: items}
 
