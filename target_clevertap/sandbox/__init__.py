@@ -1,5 +1,5 @@
-"""clevertap-sandbox: a local stand-in for CleverTap's ``POST /1/upload`` and
-``POST /1/delete/profiles.json`` APIs.
+"""clevertap-sandbox: a local stand-in for CleverTap's ``POST /1/upload``,
+``POST /1/delete/profiles.json`` and ``POST /1/subscribe`` APIs.
 
 It validates requests the way CleverTap does (written from the API contract in
 ``clevertap-api.md`` and checked against recorded real traffic, never from the target's code),
@@ -17,16 +17,19 @@ Python API::
         sb.set_faults(Faults(sequence=["503", "503", "200"], match="type=event"))
         sb.stats()      # uploads: requests_total, requests_by_status {code: n}, in_flight,
                         # max_in_flight_seen, records_received, records_accepted;
-                        # "other_apis": the same for deletes
+                        # "other_apis": the same for deletes and subscribes
     sb.profiles()       # [{"identity_key", "identity", "profile": {...}, "ts"}]
     sb.profile("u-1")   # {...} the stored properties of one profile, or None
     sb.profile("__g1", identity_key="objectId")
     sb.events()         # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
     sb.deletions()      # [{"deleted_at", "key", "values", "profiles_deleted",
                         #   "events_deleted", "tokens_deleted"}]
-    sb.tokens(); sb.requests()
+    sb.tokens()         # [{"object_id", "token_id", "token_type", "token_data", "ts"}]
+    sb.subscriptions()  # [{"batch", "received_at", "type", "value", "status", "profiles"}]
+    sb.subscription_status("email", "ana@example.com")   # "Unsubscribe", "Resubscribe" or None
+    sb.requests()
     sb.counts()         # {"profiles", "events", "tokens", "requests", "deletions",
-                        #  "events_by_name", "requests_by_status"}
+                        #  "subscriptions", "events_by_name", "requests_by_status"}
 
 Leaving the ``with`` block (or ``sb.stop()``) stops serving and ends open connections; the
 store stays readable until ``sb.close()``. ``sb.start()`` returns ``sb``.
@@ -40,8 +43,10 @@ Reading a database file, while the sandbox runs or after::
     from target_clevertap.sandbox import SandboxStore, read_counts, read_events, read_profiles
 
     read_profiles("sandbox.db"); read_events("sandbox.db"); read_counts("sandbox.db")
+    read_deletions("sandbox.db"); read_subscriptions("sandbox.db")
     with SandboxStore("sandbox.db") as store:
         store.profiles(); store.events(); store.tokens(); store.requests(); store.deletions()
+        store.subscriptions(); store.profile("u-1"); store.subscription_status("phone", "+1...")
         store.counts()
         store.events(last=10)   # only the 10 newest rows
 
@@ -91,7 +96,14 @@ Decisions where the contract is open:
   guids also their tokens, logs a row in ``deletions`` and answers ``{"status": "success"}``, also
   when nothing matched. Deletes have their own in-flight limit (``max_concurrent_other``,
   default 3), share the faults and the fault ``sequence`` with uploads, and are not logged in
-  ``requests``.
+  ``requests``;
+* ``/1/subscribe`` takes ``{"d": [...]}`` with 1-1,000 records ``{"type": "email" | "phone",
+  "value", "status": "Unsubscribe" | "Resubscribe"}`` (else 400) and answers like an upload
+  (``success`` / ``partial`` / ``fail``, ``processed``, ``unprocessed`` items numbered from 1),
+  with the sandbox's own codes: 524 for another type or status, 515 / 516 for a value that is not
+  an email / a ``+``-and-digits phone; ``dryRun`` is ignored (applied, as for deletes); it shares
+  the in-flight budget of deletes, their faults and ``sequence``, and is not logged in
+  ``requests``. Applied records are kept in order in ``subscriptions``; profiles are unchanged.
 """
 
 from target_clevertap.sandbox.faults import Faults
@@ -102,6 +114,7 @@ from target_clevertap.sandbox.store import (
     read_deletions,
     read_events,
     read_profiles,
+    read_subscriptions,
 )
 from target_clevertap.sandbox.validation import ALL_TOKEN_TYPES, Rules
 
@@ -115,4 +128,5 @@ __all__ = [
     "read_deletions",
     "read_events",
     "read_profiles",
+    "read_subscriptions",
 ]

@@ -60,8 +60,9 @@ def _with_default_command(argv: Sequence[str] | None) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clevertap-sandbox",
-        description="A local stand-in for CleverTap's upload API (POST /1/upload) and its "
-        "profile delete API (POST /1/delete/profiles.json). "
+        description="A local stand-in for CleverTap's upload API (POST /1/upload), its "
+        "profile delete API (POST /1/delete/profiles.json) and its subscribe API "
+        "(POST /1/subscribe). "
         "For loopback use only: its admin endpoints need no credentials.",
         epilog="Without a command it serves. Options: clevertap-sandbox serve --help",
     )
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit",
         type=int,
         default=3,
-        help="profiles, events, tokens and deletions to print",
+        help="profiles, events, tokens, deletions and subscriptions to print",
     )
     show.set_defaults(run=show_command)
     return parser
@@ -109,7 +110,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-concurrent-other",
         type=int,
         default=DEFAULT_MAX_CONCURRENT_OTHER,
-        help="deletes in flight before 429 (default: %(default)s)",
+        help="deletes and subscribes in flight (together) before 429 (default: %(default)s)",
     )
     group.add_argument("--quiet", action="store_true", help="do not log every request")
 
@@ -127,13 +128,15 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--latency-ms", type=int, default=0, help="added to every request")
     group.add_argument(
-        "--fail", default="", help="answers for the next uploads and deletes, e.g. 503,503,200"
+        "--fail",
+        default="",
+        help="answers for the next uploads, deletes and subscribes, e.g. 503,503,200",
     )
     group.add_argument("--fail-forever", help="answer for every request until cleared, e.g. 503")
     group.add_argument(
         "--fail-match",
-        help="fail only uploads holding a record with key=value, deletes naming "
-        "identity=VALUE or guid=VALUE, or all deletes with type=delete",
+        help="fail only uploads and subscribes holding a record with key=value (type=email), "
+        "deletes naming identity=VALUE or guid=VALUE, or all deletes with type=delete",
     )
     group.add_argument("--store-then-fail", action="store_true", help="store, then answer 503")
     group.add_argument("--auth-error", default=AUTH_ERROR, help="401 text (default: %(default)s)")
@@ -276,6 +279,7 @@ def summary(store: SandboxStore, limit: int) -> str:
         *(f"  {name}: {n}" for name, n in sorted(counts["events_by_name"].items())),
         f"tokens: {counts['tokens']}",
         f"deletions: {counts['deletions']}",
+        f"subscriptions: {counts['subscriptions']}",
         f"requests: {counts['requests']}",
         *(
             f"  {'reset' if status == 0 else f'HTTP {status}'}: {n}"
@@ -286,6 +290,7 @@ def summary(store: SandboxStore, limit: int) -> str:
     lines += _section("events", store.events(last=limit), _event_line)
     lines += _section("tokens", store.tokens(last=limit), _token_line)
     lines += _section("deletions", store.deletions(last=limit), _deletion_line)
+    lines += _section("subscriptions", store.subscriptions(last=limit), _subscription_line)
     return "\n".join(lines)
 
 
@@ -319,6 +324,13 @@ def _deletion_line(row: Row) -> str:
         f"{row['tokens_deleted']} tokens"
     )
     return f"  {row['deleted_at']}  {row['key']} {asked}  {removed}"
+
+
+def _subscription_line(row: Row) -> str:
+    return (
+        f"  {row['received_at']}  batch {row['batch']}  {row['status']} {row['type']} "
+        f"{row['value']}  ({row['profiles']} profiles)"
+    )
 
 
 def _json(value: Any) -> str:

@@ -22,8 +22,8 @@ from typing import Any
 from target_clevertap.sandbox.faults import Faults
 from target_clevertap.sandbox.service import (
     ApiRequest,
+    OtherApiService,
     Reply,
-    Service,
     encode_json,
 )
 from target_clevertap.sandbox.validation import (
@@ -89,10 +89,7 @@ def fault_subjects(ask: DeleteAsk) -> list[dict[str, str]]:
     ]
 
 
-class DeleteService(Service[DeleteAsk]):
-    def _limit(self, faults: Faults) -> int:
-        return faults.max_concurrent_other or self._max_concurrent
-
+class DeleteService(OtherApiService[DeleteAsk]):
     def _parse(self, request: ApiRequest) -> DeleteAsk:
         return parse_delete_body(request.body, self._rules)
 

@@ -2,8 +2,8 @@
 
 A :class:`Faults` value is plain data (it round-trips through the admin endpoint as JSON). The
 server keeps it in a :class:`FaultState`, which hands out one :class:`FaultAction` per request
-to a CleverTap endpoint (``/1/upload`` and ``/1/delete/profiles.json`` draw from the same
-sequence, in the order they arrive). Entries of ``sequence`` and ``forever``:
+to a CleverTap endpoint (``/1/upload``, ``/1/delete/profiles.json`` and ``/1/subscribe`` draw
+from the same sequence, in the order they arrive). Entries of ``sequence`` and ``forever``:
 
 ``ok`` / ``200``   process the request normally
 ``503``            answer that HTTP status (400-599) with a CleverTap-style JSON body
@@ -18,7 +18,8 @@ every matching request, then ``store_then_fail`` (if set) stores and answers 503
 (``key=value``, e.g. ``type=event`` or ``evtName=Charged``) limits those three to requests holding
 at least one record whose top-level ``key`` equals ``value``; others are processed normally. A
 delete is matched value by value, as if each were a record ``{"type": "delete", "identity": v}``
-(or ``{"type": "delete", "guid": v, "objectId": v}``): ``identity=u-1`` or ``type=delete``.
+(or ``{"type": "delete", "guid": v, "objectId": v}``): ``identity=u-1`` or ``type=delete``. A
+subscribe is matched on its records as sent: ``type=email`` or ``value=ana@example.com``.
 """
 
 from __future__ import annotations
@@ -111,8 +112,9 @@ class Faults:
 
     ``auth_error`` is the text of every 401 (alternative seen in the wild: ``Invalid
     Credentials``); ``max_concurrent`` replaces the sandbox's in-flight limit of ``/1/upload``
-    (to lower it), ``max_concurrent_other`` that of the other APIs (delete);
-    ``empty_unprocessed`` answers partial/fail batches with an empty ``unprocessed`` list;
+    (to lower it), ``max_concurrent_other`` that of the other APIs (delete and subscribe);
+    ``empty_unprocessed`` answers partial/fail uploads and subscribes with an empty
+    ``unprocessed`` list;
     ``spaced_json`` formats answers the way CleverTap did in 2018 (``{ "status" : "fail" , ...}``).
     """
 

@@ -1,6 +1,7 @@
 """The HTTP side of the sandbox: routing, keep-alive, logging, and the :class:`Sandbox` object.
 
-Endpoints: ``POST /1/upload`` and ``POST /1/delete/profiles.json`` (CleverTap's API),
+Endpoints: ``POST /1/upload``, ``POST /1/delete/profiles.json`` and ``POST /1/subscribe``
+(CleverTap's API),
 ``GET``/``POST /_sandbox/faults`` and ``GET /_sandbox/stats`` (admin; no authentication, so bind
 to loopback only). Other methods on a
 known path get 405, other paths 404, always in CleverTap's JSON error envelope.
@@ -28,20 +29,22 @@ from target_clevertap.sandbox.faults import Faults, FaultState
 from target_clevertap.sandbox.service import ApiRequest, Credentials, Reply, encode_json, fail_reply
 from target_clevertap.sandbox.stats import Stats
 from target_clevertap.sandbox.store import MEMORY, Row, SandboxStore, StoreWriter
+from target_clevertap.sandbox.subscribe import SUBSCRIBE_PATH, SubscribeService
 from target_clevertap.sandbox.upload import UploadService
 from target_clevertap.sandbox.validation import Rules
 
 DEFAULT_ACCOUNT_ID = "sandbox-account"
 DEFAULT_PASSCODE = "sandbox-passcode"
 DEFAULT_MAX_CONCURRENT = 15
-DEFAULT_MAX_CONCURRENT_OTHER = 3  # CleverTap's budget for its APIs other than upload (delete ...)
+DEFAULT_MAX_CONCURRENT_OTHER = 3  # CleverTap's budget for its APIs other than upload
 UPLOAD_PATH = "/1/upload"
 
 logger = logging.getLogger("target_clevertap.sandbox")
 
 
 class Sandbox:
-    """A local stand-in for CleverTap's upload and delete APIs, served from a daemon thread.
+    """A local stand-in for CleverTap's upload, delete and subscribe APIs, served from a daemon
+    thread.
 
     ``db_path`` is a SQLite file (created when missing) or ``None``/``":memory:"`` for an in-memory
     store; ``store=False`` keeps nothing. ``stop()`` (also on leaving a ``with`` block) stops
@@ -88,14 +91,16 @@ class Sandbox:
             store=self._store,
             max_concurrent=max_concurrent,
         )
-        self._delete = DeleteService(
-            credentials=credentials,
-            rules=self.rules,
-            faults=self._faults,
-            stats=self._other_stats,
-            store=self._store,
-            max_concurrent=max_concurrent_other,
-        )
+        other_apis: dict[str, Any] = {
+            "credentials": credentials,
+            "rules": self.rules,
+            "faults": self._faults,
+            "stats": self._other_stats,
+            "store": self._store,
+            "max_concurrent": max_concurrent_other,
+        }
+        self._delete = DeleteService(**other_apis)
+        self._subscribe = SubscribeService(**other_apis)
         self._requested_port = port
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -161,9 +166,11 @@ class Sandbox:
         clients sent more concurrent requests than allowed; ``records_accepted`` counts records
         that passed validation outside dry runs (stored, unless the store is off).
 
-        ``other_apis`` holds the same counters for the APIs other than upload (delete), which
-        have their own in-flight limit; there ``records_received`` counts the identities or
-        guids asked for, ``records_accepted`` those of deletes applied."""
+        ``other_apis`` holds the same counters for the APIs other than upload (deletes and
+        subscribes together), which share their own in-flight limit (``max_concurrent_other``);
+        there ``records_received`` counts the identities or guids asked for and the subscribe
+        records sent, ``records_accepted`` those of deletes applied and the subscribe records
+        applied."""
         return {**self._stats.snapshot(), "other_apis": self._other_stats.snapshot()}
 
     @property
@@ -200,6 +207,20 @@ class Sandbox:
         ``values`` as sent, ``profiles_deleted``, ``events_deleted``, ``tokens_deleted``."""
         return self.store.deletions()
 
+    def subscriptions(self) -> list[Row]:
+        """Applied ``/1/subscribe`` records, oldest first, one row each (a retried request adds
+        its records again): ``batch`` (1 for the first applied subscribe request, 2 for the
+        next, ...: rows of one request share it), ``received_at``, ``type`` (``email`` or
+        ``phone``), ``value`` and ``status`` as sent (``Unsubscribe`` or ``Resubscribe``), and
+        ``profiles``, the number of stored profiles whose ``Email`` / ``Phone`` equalled the
+        value then. Refused records are not kept."""
+        return self.store.subscriptions()
+
+    def subscription_status(self, channel: str, value: str) -> str | None:
+        """``Unsubscribe`` or ``Resubscribe``: the status of the newest applied subscribe record
+        for that ``channel`` (``email`` or ``phone``) and value, or ``None`` when there is none."""
+        return self.store.subscription_status(channel, value)
+
     def counts(self) -> dict[str, Any]:
         return self.store.counts()
 
@@ -210,6 +231,10 @@ class Sandbox:
     def handle_delete(self, request: ApiRequest) -> Reply:
         """Answer one ``/1/delete/profiles.json`` request without HTTP."""
         return self._delete.handle(request)
+
+    def handle_subscribe(self, request: ApiRequest) -> Reply:
+        """Answer one ``/1/subscribe`` request without HTTP."""
+        return self._subscribe.handle(request)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -315,6 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _delete_profiles(self, query: str, body: bytes) -> Reply:
         return self.server.sandbox.handle_delete(self._api_request(query, body))
 
+    def _subscribe(self, query: str, body: bytes) -> Reply:
+        return self.server.sandbox.handle_subscribe(self._api_request(query, body))
+
     def _get_stats(self, query: str, body: bytes) -> Reply:
         return Reply(200, encode_json(self.server.sandbox.stats()))
 
@@ -362,6 +390,7 @@ Endpoint = Callable[[_Handler, str, bytes], Reply]
 ROUTES: dict[str, dict[str, Endpoint]] = {
     UPLOAD_PATH: {"POST": _Handler._upload},
     DELETE_PATH: {"POST": _Handler._delete_profiles},
+    SUBSCRIBE_PATH: {"POST": _Handler._subscribe},
     "/_sandbox/faults": {"GET": _Handler._get_faults, "POST": _Handler._set_faults},
     "/_sandbox/stats": {"GET": _Handler._get_stats},
 }

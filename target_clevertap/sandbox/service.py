@@ -201,3 +201,11 @@ class Service(ABC, Generic[Parsed]):
 
     def _log(self, request: ApiRequest, reply: Reply, status: int, received_at: str) -> None:
         """Keep a trace of the answered request (nothing by default)."""
+
+
+class OtherApiService(Service[Parsed]):
+    """An endpoint of CleverTap's APIs other than upload (delete, subscribe): they share one
+    in-flight budget (3 per account), which ``Faults.max_concurrent_other`` may lower."""
+
+    def _limit(self, faults: Faults) -> int:
+        return faults.max_concurrent_other or self._max_concurrent

@@ -2,9 +2,10 @@
 
 Tables: ``profiles`` (one row per identity, merged the way CleverTap merges), ``events`` (one row
 per accepted event, never deduplicated), ``tokens`` (one row per objectId and token id),
-``requests`` (one row per upload request, whatever its answer) and ``deletions`` (one row per
-applied ``/1/delete/profiles.json`` request). A file database runs in WAL mode, so other processes
-can read it while the sandbox writes.
+``requests`` (one row per upload request, whatever its answer), ``deletions`` (one row per
+applied ``/1/delete/profiles.json`` request) and ``subscriptions`` (one row per applied
+``/1/subscribe`` record, in order, never deduplicated). A file database runs in WAL mode, so
+other processes can read it while the sandbox writes.
 
 Reading::
 
@@ -13,6 +14,7 @@ Reading::
     read_profiles("sandbox.db")   # [{"identity_key", "identity", "profile": {...}, "ts"}, ...]
     read_events("sandbox.db")     # [{"identity_key", "identity", "evt_name", "evt_data", "ts"}]
     read_deletions("sandbox.db")  # [{"deleted_at", "key", "values", "profiles_deleted", ...}]
+    read_subscriptions("sandbox.db")  # [{"batch", "received_at", "type", "value", "status", ...}]
     with SandboxStore("sandbox.db") as store:
         store.counts()            # {"profiles": n, "events": n, "events_by_name": {...}, ...}
 """
@@ -75,6 +77,15 @@ CREATE TABLE IF NOT EXISTS deletions (
     events_deleted INTEGER NOT NULL,
     tokens_deleted INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    value TEXT NOT NULL,
+    status TEXT NOT NULL,
+    profiles INTEGER NOT NULL
+);
 """
 
 Row = dict[str, Any]
@@ -103,6 +114,18 @@ class Deletion:
     profiles_deleted: int
     events_deleted: int
     tokens_deleted: int
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One applied ``/1/subscribe`` record: ``type`` ``email`` or ``phone``, its ``value`` and
+    ``status`` (``Unsubscribe`` or ``Resubscribe``); ``profile_key`` is the profile property
+    (``Email`` or ``Phone``) that holds such values."""
+
+    type: str
+    value: str
+    status: str
+    profile_key: str
 
 
 class SandboxStore:
@@ -206,17 +229,41 @@ class SandboxStore:
             for deleted_at, key, ask, profiles, events, tokens in self._newest(select, last)
         ]
 
+    def subscriptions(self, last: int | None = None) -> list[Row]:
+        if not self._has_table("subscriptions"):
+            return []  # a database written before subscriptions were kept
+        select = "SELECT batch, received_at, channel, value, status, profiles FROM subscriptions"
+        return [
+            {
+                "batch": batch,
+                "received_at": received_at,
+                "type": channel,
+                "value": value,
+                "status": status,
+                "profiles": profiles,
+            }
+            for batch, received_at, channel, value, status, profiles in self._newest(select, last)
+        ]
+
+    def subscription_status(self, channel: str, value: str) -> str | None:
+        """The status of the newest applied record for that email or phone, or ``None``."""
+        if not self._has_table("subscriptions"):
+            return None
+        rows = self._query(
+            "SELECT status FROM subscriptions WHERE channel = ? AND value = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (channel, _text(value)),
+        )
+        return str(rows[0][0]) if rows else None
+
     def counts(self) -> dict[str, Any]:
         return {
             "profiles": self._scalar("SELECT COUNT(*) FROM profiles"),
             "events": self._scalar("SELECT COUNT(*) FROM events"),
             "tokens": self._scalar("SELECT COUNT(*) FROM tokens"),
             "requests": self._scalar("SELECT COUNT(*) FROM requests"),
-            "deletions": (
-                self._scalar("SELECT COUNT(*) FROM deletions")
-                if self._has_table("deletions")
-                else 0
-            ),
+            "deletions": self._count_if_kept("deletions"),
+            "subscriptions": self._count_if_kept("subscriptions"),
             "events_by_name": self._grouped("SELECT evt_name, COUNT(*) FROM events GROUP BY 1"),
             "requests_by_status": self._grouped("SELECT status, COUNT(*) FROM requests GROUP BY 1"),
         }
@@ -233,6 +280,10 @@ class SandboxStore:
     def _has_table(self, name: str) -> bool:
         sql = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
         return bool(self._query(sql, (name,))[0][0])
+
+    def _count_if_kept(self, table: str) -> int:
+        """Rows of a table that databases written by older sandboxes lack (0 there)."""
+        return self._scalar(f"SELECT COUNT(*) FROM {table}") if self._has_table(table) else 0
 
     def _scalar(self, sql: str) -> int:
         (value,) = self._query(sql)[0]
@@ -286,6 +337,24 @@ class StoreWriter(SandboxStore):
                 (deleted_at, key, json.dumps(list(values)), *counts),
             )
         return Deletion(deleted_at, key, tuple(values), *counts)
+
+    def save_subscriptions(self, applied: Sequence[Subscription], *, received_at: str) -> None:
+        """Keep one subscribe request's applied records, numbered as one ``batch``, with the
+        number of stored profiles whose ``Email`` / ``Phone`` equals each value."""
+        with self._lock, self._conn:
+            execute = self._conn.execute
+            (batch,) = execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM subscriptions").fetchone()
+            for item in applied:
+                value = _text(item.value)
+                (profiles,) = execute(
+                    "SELECT COUNT(*) FROM profiles WHERE json_extract(profile, ?) = ?",
+                    (f'$."{item.profile_key}"', value),
+                ).fetchone()
+                execute(
+                    "INSERT INTO subscriptions (batch, received_at, channel, value, status,"
+                    " profiles) VALUES (?, ?, ?, ?, ?, ?)",
+                    (batch, received_at, item.type, value, item.status, profiles),
+                )
 
     def log_request(self, entry: RequestLog) -> None:
         with self._lock, self._conn:
@@ -368,6 +437,11 @@ def read_events(path: str | os.PathLike[str]) -> list[Row]:
 def read_deletions(path: str | os.PathLike[str]) -> list[Row]:
     with SandboxStore(path) as store:
         return store.deletions()
+
+
+def read_subscriptions(path: str | os.PathLike[str]) -> list[Row]:
+    with SandboxStore(path) as store:
+        return store.subscriptions()
 
 
 def read_counts(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -159,6 +159,17 @@ class BatchResult:
 
 def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
     """Return the records of ``d`` or raise :class:`MalformedRequestError`."""
+    records = parse_records_body(raw, rules, MAX_RECORDS_PER_REQUEST)
+    tokens = sum(
+        1 for record in records if isinstance(record, dict) and record.get("type") == "token"
+    )
+    require_at_most(MAX_TOKENS_PER_REQUEST, tokens, "device tokens")
+    return records
+
+
+def parse_records_body(raw: bytes, rules: Rules, limit: int) -> list[Any]:
+    """The records of a ``{"d": [...]}`` body holding 1 to ``limit`` of them, or
+    :class:`MalformedRequestError`."""
     body = decode_json(raw)
     if not isinstance(body, dict):
         raise MalformedRequestError()
@@ -168,11 +179,7 @@ def parse_upload_body(raw: bytes, rules: Rules) -> list[Any]:
     unknown_keys = sorted(set(body) - {"d"})
     if rules.strict_keys and unknown_keys:
         raise MalformedRequestError(f"{MALFORMED}: unknown top-level keys {unknown_keys}")
-    require_at_most(MAX_RECORDS_PER_REQUEST, len(records), "records")
-    tokens = sum(
-        1 for record in records if isinstance(record, dict) and record.get("type") == "token"
-    )
-    require_at_most(MAX_TOKENS_PER_REQUEST, tokens, "device tokens")
+    require_at_most(limit, len(records), "records")
     return records
 
 
@@ -210,10 +217,13 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def validate_batch(records: Sequence[Any], rules: Rules) -> BatchResult:
+def validate_batch(records: Sequence[Any], rules: Rules, check: Check | None = None) -> BatchResult:
+    """Check every record with ``check`` (the upload rules, :func:`validate_record`, unless
+    given); the failing ones become ``unprocessed`` items numbered from 1."""
+    check = check or validate_record
     result = BatchResult()
     for number, record in enumerate(records, start=1):
-        error = validate_record(record, rules)
+        error = check(record, rules)
         if error is None:
             result.accepted.append(record)
         else:
@@ -230,7 +240,7 @@ def validate_batch(records: Sequence[Any], rules: Rules) -> BatchResult:
 
 def validate_record(record: Any, rules: Rules) -> RecordError | None:
     if not isinstance(record, dict) or record.get("type") not in RECORD_TYPES:
-        return _error(524, "Record", "Data is neither an event nor a profile")
+        return record_error(524, "Record", "Data is neither an event nor a profile")
     for check in CHECKS[record["type"]]:
         error = check(record, rules)
         if error is not None:
@@ -285,7 +295,7 @@ def accept(record: Record, rules: Rules) -> Accepted:
     return Accepted(record["type"], key, identity_text(record[key]), ts, record)
 
 
-def _error(code: int, subject: str, reason: str) -> RecordError:
+def record_error(code: int, subject: str, reason: str) -> RecordError:
     return RecordError(code, f"{subject} is incorrect. ErrorCode: {code} - {reason}. ")
 
 
@@ -316,7 +326,7 @@ def check_identity(record: Record, rules: Rules) -> RecordError | None:
     keys = _identity_keys(record)
     if len(keys) == 1 and _is_identity_value(record[keys[0]]):
         return None
-    return _error(
+    return record_error(
         523,
         "Identity",
         "Exactly one of identity, objectId, FBID or GPID must be given a non-empty value",
@@ -327,7 +337,7 @@ def check_object_id(record: Record, rules: Rules) -> RecordError | None:
     object_id = record.get("objectId")
     if object_id is None or _is_object_id(object_id):
         return None
-    return _error(526, "Identity", "objectId is not valid")
+    return record_error(526, "Identity", "objectId is not valid")
 
 
 def _is_object_id(value: Any) -> bool:
@@ -346,7 +356,7 @@ def check_ts(record: Record, rules: Rules) -> RecordError | None:
 def check_profile_data(record: Record, rules: Rules) -> RecordError | None:
     if isinstance(record.get("profileData"), dict):
         return None
-    return _error(524, "Profile data", "profileData must be a JSON object")
+    return record_error(524, "Profile data", "profileData must be a JSON object")
 
 
 @dataclass(frozen=True)
@@ -359,11 +369,11 @@ class FieldRule:
     is_valid: Callable[[Any], bool]
 
 
-def _is_email(value: Any) -> bool:
+def is_email(value: Any) -> bool:
     return isinstance(value, str) and _EMAIL.fullmatch(value) is not None
 
 
-def _is_phone(value: Any) -> bool:
+def is_phone(value: Any) -> bool:
     return isinstance(value, str) and _PHONE.fullmatch(value) is not None
 
 
@@ -377,8 +387,8 @@ def _one_of(*allowed: str) -> Callable[[Any], bool]:
 
 FIELD_RULES = (
     FieldRule("Gender", 514, "Gender needs to be M/F.", _one_of("M", "F")),
-    FieldRule("Email", 515, "Email is not valid.", _is_email),
-    FieldRule("Phone", 516, "Phone number is not valid.", _is_phone),
+    FieldRule("Email", 515, "Email is not valid.", is_email),
+    FieldRule("Phone", 516, "Phone number is not valid.", is_phone),
     FieldRule("Employed", 517, "Employed needs to be Y/N.", _one_of("Y", "N")),
     # Two dots, as CleverTap sends it.
     FieldRule(
@@ -411,7 +421,7 @@ def check_category_keys(record: Record, rules: Rules) -> RecordError | None:
         value = record["profileData"].get(key)
         problem = None if value is None else _categories_problem(value)
         if problem is not None:
-            return _error(524, "Profile data", f"{key}: {problem}")
+            return record_error(524, "Profile data", f"{key}: {problem}")
     return None
 
 
@@ -435,7 +445,7 @@ def check_profile_values(record: Record, rules: Rules) -> RecordError | None:
     for key, value in profile_data.items():
         problem = None if key in CATEGORY_KEYS else _profile_value_problem(key, value, rules)
         if problem is not None:
-            return _error(524, "Profile data", f"{key}: {problem}")
+            return record_error(524, "Profile data", f"{key}: {problem}")
     return None
 
 
@@ -482,25 +492,25 @@ def check_event_name(record: Record, rules: Rules) -> RecordError | None:
     name = record.get("evtName")
     if isinstance(name, str) and name.strip():
         return None
-    return _error(509, "Event Name", "Event name is mandatory")
+    return record_error(509, "Event Name", "Event name is mandatory")
 
 
 def check_restricted_event(record: Record, rules: Rules) -> RecordError | None:
     if record["evtName"] not in rules.restricted_events:
         return None
-    return _error(513, "Event Name", "Trying to raise a restricted system event")
+    return record_error(513, "Event Name", "Trying to raise a restricted system event")
 
 
 def check_discarded_event(record: Record, rules: Rules) -> RecordError | None:
     if record["evtName"] not in rules.discarded_events:
         return None
-    return _error(528, "Event Name", "Trying to raise a discarded event")
+    return record_error(528, "Event Name", "Trying to raise a discarded event")
 
 
 def check_event_data(record: Record, rules: Rules) -> RecordError | None:
     if isinstance(record.get("evtData"), dict):
         return None
-    return _error(512, "Event Data", "evtData must be a JSON object")
+    return record_error(512, "Event Data", "evtData must be a JSON object")
 
 
 def check_event_nesting(record: Record, rules: Rules) -> RecordError | None:
@@ -508,10 +518,10 @@ def check_event_nesting(record: Record, rules: Rules) -> RecordError | None:
         if not isinstance(value, dict | list):
             continue
         if not _is_charged_items(record["evtName"], key, value):
-            return _error(512, "Event Data", "Only Items can have a nested structure")
+            return record_error(512, "Event Data", "Only Items can have a nested structure")
         limit = rules.max_charged_items
         if limit is not None and len(value) > limit:
-            return _error(512, "Event Data", f"Charged can have at most {limit} Items")
+            return record_error(512, "Event Data", f"Charged can have at most {limit} Items")
     return None
 
 
@@ -528,14 +538,14 @@ def check_event_property_count(record: Record, rules: Rules) -> RecordError | No
     limit = rules.max_event_properties
     if len(record["evtData"]) <= limit:
         return None
-    return _error(522, "Event Data", f"An event can have at most {limit} properties")
+    return record_error(522, "Event Data", f"An event can have at most {limit} properties")
 
 
 # --- device-token rules ----------------------------------------------------------------------
 
 
 def _token_error(code: int, reason: str) -> RecordError:
-    return _error(code, "Token data", reason)
+    return record_error(code, "Token data", reason)
 
 
 def check_token_object_id(record: Record, rules: Rules) -> RecordError | None:

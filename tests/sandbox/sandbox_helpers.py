@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DELETE_PATH = "/1/delete/profiles.json"
+SUBSCRIBE_PATH = "/1/subscribe"
 ACCOUNT_ID = "acc-123"
 PASSCODE = "pass-SECRET-9f8e"
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
@@ -62,6 +63,10 @@ class Client:
         """``POST /1/delete/profiles.json`` with ``body`` (e.g. ``{"identity": ["u-1"]}``)."""
         return self.post(body, path=DELETE_PATH)
 
+    def subscribe(self, *records: Any, query: str = "") -> Response:
+        """``POST /1/subscribe`` with ``{"d": records}``; ``query`` e.g. ``?dryRun=1``."""
+        return self.post({"d": list(records)}, path=SUBSCRIBE_PATH + query)
+
     def close(self) -> None:
         self.connection.close()
 
@@ -79,6 +84,12 @@ def event(name: str = "Signed Up", identity: Any = "u-1", **evt_data: Any) -> di
 
 def token(object_id: Any = "__abc123", **token_data: Any) -> dict[str, Any]:
     return {"type": "token", "objectId": object_id, "tokenData": token_data}
+
+
+def subscription(
+    value: Any = "ana@example.com", status: Any = "Unsubscribe", channel: Any = "email"
+) -> dict[str, Any]:
+    return {"type": channel, "value": value, "status": status}
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import Client, event, profile, token, wait_until
+from sandbox_helpers import Client, event, profile, subscription, token, wait_until
 
 from target_clevertap.sandbox import Sandbox, read_profiles
 from target_clevertap.sandbox.cli import main
@@ -110,7 +110,7 @@ def test_show_prints_counts_and_the_newest_rows(
 
     output = capsys.readouterr().out
     assert code == 0
-    assert output.splitlines()[:11] == [
+    assert output.splitlines()[:12] == [
         f"Sandbox database {database}",
         "profiles: 2",
         "events: 2",
@@ -118,6 +118,7 @@ def test_show_prints_counts_and_the_newest_rows(
         "  Viewed: 1",
         "tokens: 0",
         "deletions: 0",
+        "subscriptions: 0",
         "requests: 3",
         "  HTTP 200: 3",
         "",
@@ -173,6 +174,29 @@ def test_show_lists_the_newest_tokens(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "tokens: 2" in lines
     assert lines[lines.index("Newest 1 tokens:") + 1] == (
         '  objectId=__g2  2023-11-14 22:13:20Z  {"id": "t-2", "type": "apns"}'
+    )
+
+
+def test_show_lists_the_newest_subscriptions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "cli.db"
+    with Sandbox(ACCOUNT_ID, PASSCODE, db_path=database) as sandbox:
+        client = Client(sandbox.port, ACCOUNT_ID, PASSCODE)
+        client.upload(profile("u-1", Phone="+14155550100"))
+        client.subscribe(subscription("ana@example.com"))
+        client.subscribe(subscription("+14155550100", "Resubscribe", "phone"))
+    sandbox.close()
+
+    code = main(["show", "--db", str(database), "--limit", "1"])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "subscriptions: 2" in lines
+    assert re.fullmatch(
+        r"  \d{4}-\d\d-\d\dT[0-9:.]+\+00:00  batch 2  Resubscribe phone \+14155550100  "
+        r"\(1 profiles\)",
+        lines[lines.index("Newest 1 subscriptions:") + 1],
     )
 
 

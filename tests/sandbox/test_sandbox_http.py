@@ -146,6 +146,7 @@ def test_one_request_may_mix_profiles_events_and_tokens(sandbox: Sandbox, client
         "tokens": 1,
         "requests": 1,
         "deletions": 0,
+        "subscriptions": 0,
         "events_by_name": {"Charged": 1},
         "requests_by_status": None,
     }

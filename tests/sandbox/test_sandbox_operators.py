@@ -63,6 +63,12 @@ def test_incr_and_decr_change_stored_numbers_and_start_a_missing_one_at_0(
     assert sandbox.profile("u-1") == {"Points": 12, "Visits": 2, "Credit": -2.5}
 
 
+def test_incr_on_a_text_property_starts_from_0(sandbox: Sandbox, client: Client) -> None:
+    _send(client, {"Points": "ten"}, {"Points": {"$incr": 2}})
+
+    assert sandbox.profile("u-1") == {"Points": 2}
+
+
 def test_set_replaces_and_delete_removes(sandbox: Sandbox, client: Client) -> None:
     _send(
         client,
