@@ -261,7 +261,7 @@ class RecordMapper:
         if standard is not None:
             return _standard_converter(key, standard, plan.default_phone_region)
         if name in CATEGORY_KEYS:
-            return functools.partial(_category_value, key)
+            return functools.partial(category_value, field=key)
         return _value_converter(_profile_value, key, is_date=is_date)
 
     def _many_items(self) -> None:
@@ -427,7 +427,3 @@ def _scalar_or_date(key: str, value: Any, *, is_date: bool) -> Any:
     if type(value) is str:
         return value
     return values.scalar(value, key)
-
-
-def _category_value(key: str, value: Any) -> dict[str, list[str]]:
-    return category_value(value, key)
