@@ -47,13 +47,6 @@ class FieldMapping:
         return frozenset(spec.to for spec in self.specs.values() if spec and spec.to)
 
     @property
-    def operations(self) -> frozenset[str]:
-        """The operations other than `set` that the stream's properties use."""
-        return frozenset(
-            spec.operation for spec in self.specs.values() if spec and spec.operation != "set"
-        )
-
-    @property
     def never_unset(self) -> frozenset[str]:
         """Source keys whose null is left out whatever `on_null` says: a null with an operation
         means nothing to add, remove or count, not 'remove the stored property'."""
