@@ -3,8 +3,9 @@
 The way a record travels, one module per step, one way:
 `messages` (Singer input, line numbers; `batch_files` for BATCH messages' files) -> `target`
 (the record loop; owns the sinks; exit codes)
--> `sink` (per stream: checks records with `record_validation`, maps them with `mapping`, which
-uses `standard_fields`, `values` and `preflight`, and `device_tokens` and `subscriptions` for
+-> `sink` (per stream: checks records with `record_validation`, maps them with `mapping`, which uses
+`standard_fields`, `field_mapping` (the `properties` setting and property operations), `charged`,
+`subscription_categories`, `values` and `preflight`, and `device_tokens` and `subscriptions` for
 those streams; pure) -> `pipeline` (the one door after
 mapping: batches per stream and lane, the reader's window) -> `delivery` (worker pools per budget,
 held by the `ordering` barrier; `lanes` name each kind of request) -> `client` (HTTP, retries,

@@ -20,6 +20,7 @@ from singer_sdk import typing as th
 
 from target_clevertap import device_tokens, subscriptions
 from target_clevertap.device_tokens import TOKEN_TYPES
+from target_clevertap.field_mapping import property_errors
 from target_clevertap.plan import (
     DEFAULT_MAP_STANDARD_FIELDS,
     IDENTITY_TYPES,
@@ -29,9 +30,12 @@ from target_clevertap.plan import (
     ON_NULL_UNSET,
     STREAM_TYPES,
     StreamSettings,
+    identity_fields,
     refusal,
+    stream_entry,
     stream_settings,
     why_it_cannot_delete,
+    why_it_cannot_link,
     why_it_cannot_unset,
 )
 
@@ -115,7 +119,15 @@ def default_of(setting: str) -> Any:
 
 STREAM_SETTINGS_SCHEMA = th.ObjectType(
     th.Property("type", th.StringType, allowed_values=list(STREAM_TYPES)),
-    th.Property("identity_field", th.StringType),
+    th.Property(
+        "identity_field",
+        th.CustomType({"type": ["string", "array"], "items": {"type": "string"}}),
+        description=(
+            "Field holding the identity, or a list of fields: the first present and not blank "
+            'wins (e.g. ["user_id", "anonymous_id"]); every listed field is left out of the '
+            "data."
+        ),
+    ),
     th.Property("identity_type", th.StringType, allowed_values=list(IDENTITY_TYPES)),
     th.Property("event_name", th.StringType),
     th.Property("event_name_field", th.StringType),
@@ -181,6 +193,32 @@ STREAM_SETTINGS_SCHEMA = th.ObjectType(
             "'subscribed' (true resubscribes, false unsubscribes) (default 'status')."
         ),
     ),
+    th.Property(
+        "object_id_field",
+        th.StringType,
+        description=(
+            "Field holding the CleverTap ID (objectId) on profile and event streams with "
+            "identity_type identity: where a row has one, a profile is sent with objectId at the "
+            "top level and the identity in profileData.identity (linking the device's profile to "
+            "the user), an event with objectId alone; a delete still uses the identity."
+        ),
+    ),
+    th.Property(
+        "properties",
+        th.CustomType(
+            {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "object", "null"]},
+            }
+        ),
+        description=(
+            "Field mapping keyed by source key: the CleverTap key (text), null to leave the "
+            'column out, or {"to": key, "operation": "set"|"add"|"remove"|"incr"|"decr", '
+            '"format": "date"}. A "to" takes its key out of standard-field matching; add/remove '
+            "send $add/$remove lists (at most 100 items), incr/decr send $incr/$decr numbers "
+            "(profile streams only); format date sends $D_<epoch seconds>."
+        ),
+    ),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -227,9 +265,10 @@ CONFIG_SCHEMA = th.PropertiesList(
             "(profile|event|delete|token|subscription), identity_field, identity_type, "
             "event_name, event_name_field, timestamp_field, on_delete (skip|upsert|delete: what "
             "a row whose _sdc_deleted_at is set does), on_null (omit|unset: what a null property "
-            "of a profile does); token streams: token_field, token_type or token_type_field, "
-            "token_keys_field; subscription streams: channel or channel_field, value_field, "
-            "status_field."
+            "of a profile does), object_id_field (the CleverTap ID linked to the identity) and "
+            "properties (field mapping: renames, $add/$remove/$incr/$decr operations, dates); "
+            "token streams: token_field, token_type or token_type_field, token_keys_field; "
+            "subscription streams: channel or channel_field, value_field, status_field."
         ),
     ),
     th.Property(
@@ -515,6 +554,8 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
             errors += subscriptions.settings_errors(name, settings.subscription, settings.own_entry)
         errors += _deletion_errors(name, settings)
         errors += _null_errors(name, settings)
+        errors += _identity_errors(config, name, settings)
+        errors += property_errors(name, settings.properties, settings.type)
         if settings.type == "event" and not (settings.event_name or settings.event_name_field):
             errors.append(
                 f"Stream '{name}' is an event stream but has neither 'event_name' nor "
@@ -550,3 +591,22 @@ def _null_errors(name: str, settings: StreamSettings) -> list[str]:
     if settings.on_null == "unset" and not settings.on_null_inherited and why is not None:
         return [refusal(name, ON_NULL_UNSET, why)]
     return []
+
+
+def _identity_errors(config: Mapping[str, Any], name: str, settings: StreamSettings) -> list[str]:
+    errors = []
+    if identity_fields(stream_entry(config, name).get("identity_field")) is None:
+        errors.append(
+            f"Setting 'streams.{name}.identity_field' must be a field name or a non-empty list "
+            'of field names (e.g. ["user_id", "anonymous_id"]).'
+        )
+    object_id_field = stream_entry(config, name).get("object_id_field")
+    if object_id_field is not None and (
+        not isinstance(object_id_field, str) or not object_id_field.strip()
+    ):
+        errors.append(f"Setting 'streams.{name}.object_id_field' must be a field name.")
+    elif object_id_field is not None:
+        why = why_it_cannot_link(settings.type, settings.identity_type)
+        if why is not None:
+            errors.append(f"Setting 'streams.{name}.object_id_field' is set, but {why}.")
+    return errors

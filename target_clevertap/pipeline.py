@@ -74,8 +74,18 @@ class Pipeline:
         self.abandoned_requests = False
         """Requests were still open at the stop deadline: their threads may never end."""
 
-    def accept(self, route: Route, record: Mapping[str, Any], result: Payload | Rejection) -> None:
-        """Take one record read from a stream: rejected with its reason, or on its way."""
+    def accept(
+        self,
+        route: Route,
+        record: Mapping[str, Any],
+        result: Payload | Rejection,
+        identity: str | None = None,
+    ) -> None:
+        """Take one record read from a stream: rejected with its reason, or on its way.
+
+        `identity`: the one the ordering follows, where the payload does not hold it under the
+        route's key (a record sent by its CleverTap ID on an identity stream).
+        """
         position = self._checkpoint.next_record()
         oldest = self._checkpoint.oldest_open
         if oldest is not None and position - oldest[1] >= self._window:
@@ -87,7 +97,8 @@ class Pipeline:
         if self._settings.dry_run and not route.lane.dry_run:
             self._report.held_in_dry_run(route.stream, route.kind)
             return
-        identity = result[route.payload_key]
+        if identity is None:
+            identity = result[route.payload_key]
         followed = self._followed.get(route)
         for other in self._learn(route) if followed is None else followed:
             self._send_first_if_it_holds(other, identity)
@@ -101,6 +112,10 @@ class Pipeline:
         batch.identities.add(identity)
         if len(batch.payloads) >= self._batch_limits[route.lane]:
             self._send(route)
+
+    def note(self, stream: str, text: str) -> None:
+        """Count a record that was sent but that a person should hear of in the summary."""
+        self._report.note(stream, text)
 
     def skip_deleted(self, stream: str) -> None:
         """Take a row marked deleted that its stream's `on_delete` leaves out: counted, not sent,
@@ -237,6 +252,8 @@ class Pipeline:
     def _log_summary(self) -> None:
         for line in self._report.summary_lines():
             self._logger.info(line)
+        for (stream, text), count in self._report.notes.items():
+            self._logger.warning("Stream '%s': %s (%d records).", stream, text, count)
         for stream, count in self._report.not_erased.items():
             self._logger.warning(
                 "Stream '%s': %d rows marked deleted could not be erased in CleverTap (see the "

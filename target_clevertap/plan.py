@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from target_clevertap.device_tokens import TokenSettings
+from target_clevertap.field_mapping import (
+    NO_FIELD_MAPPING,
+    FieldMapping,
+    compile_properties,
+    event_operation_refusal,
+)
 from target_clevertap.subscriptions import SubscriptionSettings
 
 IDENTITY_TYPES = ("identity", "objectId", "FBID", "GPID")
@@ -57,6 +63,9 @@ class StreamSettings:
     token: TokenSettings
     subscription: SubscriptionSettings
     own_entry: Mapping[str, Any]  # the stream's own `streams` entry, as given
+    identity_fallbacks: tuple[str, ...] = ()  # tried in order when identity_field is blank
+    object_id_field: str | None = None
+    properties: Any = None  # the `properties` setting as given (see `field_mapping`)
 
 
 @dataclass(frozen=True)
@@ -78,14 +87,31 @@ class StreamPlan:
     notes: tuple[str, ...] = ()  # said once at the stream's start: settings that do not apply
     token: TokenSettings | None = None  # token streams only
     subscription: SubscriptionSettings | None = None  # subscription streams only
+    identity_fallbacks: tuple[str, ...] = ()
+    object_id_field: str | None = None
+    fields: FieldMapping = NO_FIELD_MAPPING
 
     @functools.cached_property
     def routing_fields(self) -> frozenset[str]:
-        """Fields that place the record (identity, timestamp, event name), not data in it."""
-        fields = {self.identity_field, self.timestamp_field}
+        """Fields that place the record (identities, timestamp, event name), not data in it."""
+        fields = {self.identity_field, self.timestamp_field, *self.identity_fallbacks}
         if self.kind == "event" and self.event_name_field:
             fields.add(self.event_name_field)
+        if self.object_id_field:
+            fields.add(self.object_id_field)
         return frozenset(fields)
+
+    @property
+    def identity_fields(self) -> tuple[str, ...]:
+        """The fields the identity is read from, the first present and not blank winning."""
+        return (self.identity_field, *self.identity_fallbacks)
+
+    def _identity_source(self) -> str:
+        fields = " else ".join(f"'{field}'" for field in self.identity_fields)
+        source = f"identity from {fields} as {self.identity_type}"
+        if self.object_id_field:
+            source += f", CleverTap ID (objectId) from '{self.object_id_field}' where present"
+        return source
 
     def describe(self) -> str:
         """Say, for the log, how this stream is read."""
@@ -106,9 +132,8 @@ class StreamPlan:
             )
         if self.kind == "profile":
             return (
-                f"Stream '{self.stream}' is loaded as profiles: identity from "
-                f"'{self.identity_field}' as {self.identity_type}, timestamp from "
-                f"'{self.timestamp_field}'."
+                f"Stream '{self.stream}' is loaded as profiles: {self._identity_source()}, "
+                f"timestamp from '{self.timestamp_field}'."
             )
         name = (
             f"the constant '{self.event_name}'"
@@ -116,20 +141,38 @@ class StreamPlan:
             else f"field '{self.event_name_field}'"
         )
         return (
-            f"Stream '{self.stream}' is loaded as events: identity from "
-            f"'{self.identity_field}' as {self.identity_type}, event name from {name}, "
-            f"timestamp from '{self.timestamp_field}'."
+            f"Stream '{self.stream}' is loaded as events: {self._identity_source()}, event "
+            f"name from {name}, timestamp from '{self.timestamp_field}'."
         )
+
+
+def stream_entry(config: Mapping[str, Any], stream: str) -> dict[str, Any]:
+    """The stream's own entry over the "*" entry, as given."""
+    streams = config.get("streams") or {}
+    return {**(streams.get(DEFAULTS_KEY) or {}), **(streams.get(stream) or {})}
+
+
+def identity_fields(value: Any) -> tuple[str, ...] | None:
+    """`identity_field` as the fields to try in order: text, or a non-empty list of text; None
+    when it is neither."""
+    if value is None:
+        return (DEFAULT_IDENTITY_FIELD,)
+    if isinstance(value, str) and value:
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    return None
 
 
 def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
     """The stream's own entry over the "*" defaults over the built-in defaults."""
     streams = config.get("streams") or {}
     own = streams.get(stream) or {}
-    merged = {**(streams.get(DEFAULTS_KEY) or {}), **own}
+    merged = stream_entry(config, stream)
+    identities = identity_fields(merged.get("identity_field")) or (DEFAULT_IDENTITY_FIELD,)
     return StreamSettings(
         type=merged.get("type"),
-        identity_field=merged.get("identity_field") or DEFAULT_IDENTITY_FIELD,
+        identity_field=identities[0],
         identity_type=merged.get("identity_type") or DEFAULT_IDENTITY_TYPE,
         event_name=merged.get("event_name") or None,
         event_name_field=merged.get("event_name_field", DEFAULT_EVENT_NAME_FIELD) or None,
@@ -141,6 +184,9 @@ def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
         token=TokenSettings.from_entry(merged),
         subscription=SubscriptionSettings.from_entry(merged),
         own_entry=own,
+        identity_fallbacks=identities[1:],
+        object_id_field=merged.get("object_id_field") or None,
+        properties=merged.get("properties"),
     )
 
 
@@ -178,7 +224,22 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
         notes=tuple(note for note in (delete_note, null_note) if note),
         token=settings.token if kind == "token" else None,
         subscription=settings.subscription if kind == "subscription" else None,
+        identity_fallbacks=settings.identity_fallbacks,
+        object_id_field=settings.object_id_field,
+        fields=_field_mapping(stream, kind, settings.properties),
     )
+
+
+def _field_mapping(stream: str, kind: StreamKind, properties: Any) -> FieldMapping:
+    """The stream's compiled `properties`; an operation on a stream found to hold events (from
+    its SCHEMA) stops the run, as the start-time check does for a stream of `type: event`."""
+    fields = compile_properties(properties)
+    if kind == "event":
+        for key, spec in fields.specs.items():
+            if spec is not None and spec.operation != "set":
+                where = f"streams.{stream}.properties.{key}"
+                raise UnusableStreamSettings(event_operation_refusal(where, spec.operation))
+    return fields
 
 
 def why_it_cannot_delete(kind: str | None, identity_type: str) -> str | None:
@@ -191,6 +252,18 @@ def why_it_cannot_delete(kind: str | None, identity_type: str) -> str | None:
         return "a subscription stream names an address, not a profile to delete"
     if identity_type not in DELETABLE_BY:
         return f"CleverTap deletes profiles by identity or objectId only, not by {identity_type}"
+    return None
+
+
+def why_it_cannot_link(kind: str | None, identity_type: str) -> str | None:
+    """Why such a stream cannot send a CleverTap ID beside the identity, or None if it can."""
+    if kind not in (None, "profile", "event"):
+        return f"a {kind} stream sends no profiles or events"
+    if identity_type != "identity":
+        return (
+            "a CleverTap ID is linked to a custom identity, and the stream's identity_type is "
+            f"{identity_type}, not identity"
+        )
     return None
 
 

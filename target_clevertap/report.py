@@ -50,6 +50,7 @@ class RunReport:
         self._held_in_dry_run: Counter[tuple[str, str]] = Counter()
         self._handed_on: Counter[str] = Counter()
         self._answered: Counter[str] = Counter()
+        self._notes: Counter[tuple[str, str]] = Counter()
         self.streams: dict[str, StreamTally] = {}
 
     def received(self, stream: str) -> None:
@@ -82,6 +83,15 @@ class RunReport:
                 in_flight = self._handed_on[stream] - self._answered[stream]
                 counts[stream] = _progress(read, self.streams.get(stream), in_flight)
         return counts
+
+    def note(self, stream: str, text: str) -> None:
+        """One record sent that the summary warns of, with why (reading thread only)."""
+        self._notes[stream, text] += 1
+
+    @property
+    def notes(self) -> dict[tuple[str, str], int]:
+        """Per stream and warning, the records it concerns (read once the reading is over)."""
+        return dict(sorted(self._notes.items()))
 
     def rejected_locally(self, stream: str, code: str, *, erasure: bool = False) -> None:
         """One record refused before sending (`erasure`: a profile to delete)."""

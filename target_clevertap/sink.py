@@ -18,11 +18,13 @@ from singer_sdk.sinks import BatchSink
 from target_clevertap.delivery import Route
 from target_clevertap.lanes import DELETES, DEVICE_TOKENS, SUBSCRIPTIONS, UPLOADS
 from target_clevertap.mapping import (
+    Notice,
     Payload,
     RecordMapper,
     Rejection,
     deletion,
     device_token,
+    identity_of,
     subscription,
 )
 from target_clevertap.plan import DELETABLE_BY, StreamPlan, plan_stream
@@ -56,7 +58,9 @@ class CleverTapSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         self.plan = plan_stream(target.config, stream_name, schema)
-        self._map = _mapper(self.plan)
+        self._map = _mapper(self.plan, self._hear)
+        # Records linked by their CleverTap ID may not name the identity the ordering follows.
+        self._linked = self.plan.object_id_field is not None
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
         self._route = _route(self.plan)
@@ -136,7 +140,18 @@ class CleverTapSink(BatchSink):
         validator = self._record_validator
         violation = None if validator is None else validator.violation(record)
         result = self._map(record) if violation is None else Rejection("schema_invalid", violation)
+        if self._linked and not isinstance(result, Rejection):
+            identity = identity_of(record, self.plan)
+            self._pipeline.accept(self._route, record, result, identity=identity)
+            return
         self._pipeline.accept(self._route, record, result)
+
+    def _hear(self, notice: Notice) -> None:
+        """What the mapper says about records it still sent: in the summary, or logged now."""
+        if notice.summarised:
+            self._pipeline.note(self.stream_name, notice.text)
+        else:
+            self.logger.warning("%s", notice.text)
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """The SDK drains this stream: hand its partial batches to delivery."""
@@ -181,10 +196,13 @@ def _route(plan: StreamPlan) -> Route:
     return Route(plan.stream, UPLOADS, plan.kind, plan.identity_type, plan.identity_type)
 
 
-def _mapper(plan: StreamPlan) -> Callable[[Mapping[str, Any]], Payload | Rejection]:
-    """The function mapping the stream's records (profiles and events learn keys as they go)."""
+def _mapper(
+    plan: StreamPlan, hear: Callable[[Notice], None]
+) -> Callable[[Mapping[str, Any]], Payload | Rejection]:
+    """The function mapping the stream's records (profiles and events learn keys as they go;
+    `hear` takes what the mapper notes about records it still sends)."""
     if plan.kind == "token":
         return functools.partial(device_token, plan=plan)
     if plan.kind == "subscription":
         return functools.partial(subscription, plan=plan)
-    return RecordMapper(plan).map
+    return RecordMapper(plan, hear).map

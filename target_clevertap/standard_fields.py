@@ -78,10 +78,15 @@ BY_SOURCE_KEY: dict[str, StandardField] = {
 _IGNORED_IN_KEYS = re.compile(r"[_\-\s]")
 
 
+def key_form(source_key: str) -> str:
+    """A source key as matched against CleverTap's keys: lower case, without `_`, `-`, spaces."""
+    return _IGNORED_IN_KEYS.sub("", source_key).lower()
+
+
 @functools.lru_cache(maxsize=4096)
 def standard_field_for(source_key: str) -> StandardField | None:
     """The standard field a source key feeds, if any."""
-    return BY_SOURCE_KEY.get(_IGNORED_IN_KEYS.sub("", source_key).lower())
+    return BY_SOURCE_KEY.get(key_form(source_key))
 
 
 STANDARD_KEYS = frozenset(field.name for field in BY_SOURCE_KEY.values())
