@@ -63,6 +63,9 @@ class Settings:
     dry_run: bool = False
     rejected_records_path: str | None = None
     fail_on_rejected: bool = False
+    event_ledger_path: str | None = None
+    event_ledger_url: str | None = field(default=None, repr=False)
+    event_ledger_days: int = 30
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -90,6 +93,9 @@ _TUNABLES: dict[str, Any] = {
     "dry_run": bool,
     "rejected_records_path": str,
     "fail_on_rejected": bool,
+    "event_ledger_path": str,
+    "event_ledger_url": str,
+    "event_ledger_days": int,
 }
 
 
@@ -107,6 +113,7 @@ STREAM_SETTINGS_SCHEMA = th.ObjectType(
     th.Property("timestamp_field", th.StringType),
     th.Property("on_delete", th.StringType, allowed_values=list(ON_DELETE)),
     th.Property("on_null", th.StringType, allowed_values=list(ON_NULL)),
+    th.Property("event_key_fields", th.ArrayType(th.StringType)),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -152,7 +159,9 @@ CONFIG_SCHEMA = th.PropertiesList(
             'Per-stream settings keyed by stream name; "*" gives defaults. Each: type '
             "(profile|event), identity_field, identity_type, event_name, event_name_field, "
             "timestamp_field, on_delete (skip|upsert|delete: what a row whose _sdc_deleted_at "
-            "is set does), on_null (omit|unset: what a null property of a profile does)."
+            "is set does), on_null (omit|unset: what a null property of a profile does), "
+            "event_key_fields (source fields that identify an event for the event ledger, "
+            'e.g. ["order_id"]; else a hash of the mapped event).'
         ),
     ),
     th.Property(
@@ -214,6 +223,36 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Exit non-zero at the end of a run in which any record was rejected.",
     ),
     th.Property(
+        "event_ledger_path",
+        th.StringType,
+        title="Event ledger file",
+        description=(
+            "SQLite file (created with its folders) remembering every event CleverTap accepted, "
+            "so a re-run, a resume after a crash or a re-read boundary row never sends it "
+            "again. Keep it on a persistent volume."
+        ),
+    ),
+    th.Property(
+        "event_ledger_url",
+        th.StringType,
+        secret=True,
+        title="Event ledger database URL",
+        description=(
+            "postgresql:// URL of a database holding the event ledger instead of a file, "
+            "shared by workers on several machines (needs target-clevertap[postgres])."
+        ),
+    ),
+    th.Property(
+        "event_ledger_days",
+        th.IntegerType,
+        default=default_of("event_ledger_days"),
+        title="Event ledger retention",
+        description=(
+            "Days an event's key is kept in the ledger (pruned at start); re-running data "
+            "delivered longer ago than that sends it again."
+        ),
+    ),
+    th.Property(
         "map_standard_fields",
         th.BooleanType,
         default=DEFAULT_MAP_STANDARD_FIELDS,
@@ -248,6 +287,7 @@ def config_errors(config: Mapping[str, Any]) -> list[str]:
         *_endpoint_errors(config),
         *_limit_errors(config),
         *_phone_region_errors(config),
+        *_ledger_errors(config),
         *_stream_errors(config),
     ]
 
@@ -312,6 +352,7 @@ def _limit_errors(config: Mapping[str, Any]) -> list[str]:
         ("request_timeout", 0.001, 3600, False),
         ("retry_backoff_seconds", 0, 600, False),
         ("batch_size_rows", 1, None, True),
+        ("event_ledger_days", 1, 36_500, True),
     ]
     errors = []
     for name, low, high, whole in checks:
@@ -339,6 +380,21 @@ def _phone_region_errors(config: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _ledger_errors(config: Mapping[str, Any]) -> list[str]:
+    path, url = config.get("event_ledger_path"), config.get("event_ledger_url")
+    if path and url:
+        return [
+            "Settings 'event_ledger_path' and 'event_ledger_url' are both set: keep the event "
+            "ledger in one place, a SQLite file or a PostgreSQL database."
+        ]
+    if url and urlsplit(str(url)).scheme not in {"postgresql", "postgres"}:
+        return [
+            "Setting 'event_ledger_url' must be a postgresql:// URL (the value is not shown, "
+            "it is secret)."
+        ]
+    return []
+
+
 def _stream_errors(config: Mapping[str, Any]) -> list[str]:
     streams = config.get("streams") or {}
     if not isinstance(streams, Mapping):
@@ -361,6 +417,7 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
             )
         errors += _deletion_errors(name, settings)
         errors += _null_errors(name, settings)
+        errors += _key_field_errors(name, streams[name].get("event_key_fields"))
         if settings.type == "event" and not (settings.event_name or settings.event_name_field):
             errors.append(
                 f"Stream '{name}' is an event stream but has neither 'event_name' nor "
@@ -395,4 +452,19 @@ def _null_errors(name: str, settings: StreamSettings) -> list[str]:
     why = why_it_cannot_unset(settings.type)
     if settings.on_null == "unset" and not settings.on_null_inherited and why is not None:
         return [refusal(name, ON_NULL_UNSET, why)]
+    return []
+
+
+def _key_field_errors(name: str, key_fields: Any) -> list[str]:
+    if key_fields is None:
+        return []
+    if (
+        not isinstance(key_fields, list)
+        or not key_fields
+        or not all(isinstance(f, str) and f for f in key_fields)
+    ):
+        return [
+            f"Setting 'streams.{name}.event_key_fields' must be a list of field names, "
+            'e.g. ["order_id"].'
+        ]
     return []

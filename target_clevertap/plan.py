@@ -51,6 +51,7 @@ class StreamSettings:
     on_delete_inherited: bool  # from the "*" entry, not the stream's own
     on_null: str
     on_null_inherited: bool
+    event_key_fields: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class StreamPlan:
     default_phone_region: str | None
     on_delete: str = DEFAULT_ON_DELETE
     on_null: str = DEFAULT_ON_NULL
+    event_key_fields: tuple[str, ...] = ()  # what identifies an event for the ledger
     notes: tuple[str, ...] = ()  # said once at the stream's start: settings that do not apply
 
     @functools.cached_property
@@ -120,6 +122,7 @@ def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
         on_delete_inherited=stream != DEFAULTS_KEY and "on_delete" not in own,
         on_null=merged.get("on_null") or DEFAULT_ON_NULL,
         on_null_inherited=stream != DEFAULTS_KEY and "on_null" not in own,
+        event_key_fields=tuple(merged.get("event_key_fields") or ()),
     )
 
 
@@ -154,6 +157,7 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
         default_phone_region=config.get("default_phone_region") or None,
         on_delete=on_delete,
         on_null=on_null,
+        event_key_fields=settings.event_key_fields,
         notes=tuple(note for note in (delete_note, null_note) if note),
     )
 

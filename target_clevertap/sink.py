@@ -50,7 +50,14 @@ class CleverTapSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
         identity_type = self.plan.identity_type
-        self._route = Route(stream_name, UPLOADS, self.plan.kind, identity_type, identity_type)
+        self._route = Route(
+            stream_name,
+            UPLOADS,
+            self.plan.kind,
+            identity_type,
+            identity_type,
+            keys=self._pipeline.event_keys(self.plan),
+        )
         self._deletes = Route(
             stream_name, DELETES, "delete", identity_type, DELETABLE_BY.get(identity_type, "")
         )

@@ -21,6 +21,7 @@ from singer_sdk.plugin_base import _ConfigInput
 from target_clevertap.batch_files import batch_records
 from target_clevertap.config import CONFIG_SCHEMA, Settings, config_errors
 from target_clevertap.delivery import DeliveryFailed
+from target_clevertap.ledger import LedgerError
 from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
 from target_clevertap.plan import DEFAULT_ON_DELETE, DELETED_AT, UnusableStreamSettings
@@ -28,7 +29,7 @@ from target_clevertap.record_validation import InvalidStreamSchema
 from target_clevertap.sink import CleverTapSink
 from target_clevertap.stopping import StopSignals
 
-SECRET_SETTINGS = frozenset({"passcode"})
+SECRET_SETTINGS = frozenset({"passcode", "event_ledger_url"})
 CLOCK_CHECK_SECONDS = 1.0
 
 
@@ -232,7 +233,11 @@ class TargetClevertap(Target):
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
-        target = cls(config=config.config, parse_env_config=config.parse_env)
+        try:
+            target = cls(config=config.config, parse_env_config=config.parse_env)
+        except LedgerError as exc:  # corrupt, unreadable or unreachable: never run without it
+            cls.logger.error("%s", exc)
+            sys.exit(1)
         sys.exit(target.run(file_input))
 
 

@@ -1,0 +1,55 @@
+"""An event's key for the delivery ledger: what makes two records "the same event". Pure.
+
+A stream's `event_key_fields` name source fields that identify an event (an order ID, an event
+ID); without them, the key is a hash of the mapped event (identity key and value, `evtName`,
+`ts` and `evtData` as canonical JSON). A record whose key fields are null, or that has no key
+fields and no `ts`, has no key: two identical events without a time may both be genuine, so it
+is sent without deduplication.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+class EventKeys:
+    """Derives the ledger key of each event of one stream."""
+
+    def __init__(self, key_fields: Sequence[str], identity_key: str) -> None:
+        self._key_fields = tuple(key_fields)
+        self._identity_key = identity_key
+
+    def key_of(self, record: Mapping[str, Any], payload: Mapping[str, Any]) -> str | None:
+        """The event's key, or None when it has none (then it is sent without deduplication)."""
+        if self._key_fields:
+            values = [record.get(name) for name in self._key_fields]
+            return None if None in values else _digest(["fields", values])
+        if "ts" not in payload:
+            return None
+        identity = self._identity_key
+        return _digest(
+            [
+                "event",
+                identity,
+                payload.get(identity),
+                payload.get("evtName"),
+                payload["ts"],
+                payload.get("evtData"),
+            ]
+        )
+
+
+def _digest(parts: list[Any]) -> str | None:
+    """A short fixed-size hash of the parts as canonical JSON; None if JSON cannot carry them
+    (such a record is refused before sending anyway)."""
+    try:
+        text = orjson.dumps(parts, option=_CANONICAL, default=str)
+    except orjson.JSONEncodeError:
+        return None
+    return hashlib.blake2b(text, digest_size=16).hexdigest()

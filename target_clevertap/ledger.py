@@ -1,0 +1,257 @@
+"""The event delivery ledger: the keys of events CleverTap accepted, so no later run re-sends one.
+
+Keys live on disk, in SQLite (`event_ledger_path`) or PostgreSQL (`event_ledger_url`), in one
+table keyed by (account ID, stream, key), so one ledger serves several projects and streams.
+Each row also holds the run that wrote it: a lookup ignores this run's own rows, so within one
+run every input record is sent, whatever the batch timing. Rows older than `event_ledger_days`
+are pruned at start. Every write commits before it returns (see `Pipeline._delivered`: before
+any STATE covering the records). A dry run reads but never writes (nor creates) the ledger.
+
+Worker threads share one connection behind a lock; each call handles a whole batch of keys.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from target_clevertap.config import Settings
+from target_clevertap.text import secret_forms, without_secret
+
+TABLE = "clevertap_event_ledger"
+SECONDS_PER_DAY = 86_400
+POSTGRES_EXTRA = "target-clevertap[postgres]"
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+_T = TypeVar("_T")
+
+
+class LedgerError(Exception):
+    """The ledger cannot be read or written: the run must stop (never go on without it)."""
+
+
+class Ledger:
+    """The keys already delivered for one account; thread-safe."""
+
+    def __init__(self, account_id: str, where: str, *, read_only: bool) -> None:
+        self.account_id = account_id
+        self.where = where  # for messages: the file, or the database without credentials
+        self.read_only = read_only
+        self.run_id = uuid.uuid4().hex
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()
+
+    def delivered_before(self, stream: str, keys: Collection[str]) -> set[str]:
+        """The keys among `keys` that an earlier run (not this one) recorded for the stream."""
+        if not keys:
+            return set()
+        return self._guarded("read", lambda: self._known(stream, sorted(set(keys))))
+
+    def remember(self, stream: str, keys: Collection[str]) -> None:
+        """Record keys CleverTap accepted (or re-confirmed), committed before returning."""
+        if keys:
+            self._guarded("write", lambda: self._record(stream, sorted(set(keys)), _now()))
+
+    def prune(self, days: int) -> None:
+        """Forget this account's keys recorded more than `days` days ago."""
+        cutoff = _now() - days * SECONDS_PER_DAY
+        self._guarded("prune", lambda: self._forget_before(cutoff))
+
+    def close(self) -> None:
+        """Release the connection."""
+        with self._lock:
+            self._close()
+
+    def _guarded(self, action: str, call: Callable[[], _T]) -> _T:
+        with self._lock, self._errors(f"could not {action} it"):
+            return call()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            if isinstance(exc, LedgerError):
+                raise
+            reason = without_secret(" ".join(str(exc).split()) or type(exc).__name__, self._secrets)
+            raise LedgerError(f"The event ledger {self.where} {doing}: {reason}.") from None
+
+    def _known(self, stream: str, keys: list[str]) -> set[str]:
+        raise NotImplementedError
+
+    def _record(self, stream: str, keys: list[str], now: int) -> None:
+        raise NotImplementedError
+
+    def _forget_before(self, cutoff: int) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteLedger(Ledger):
+    """A ledger in a SQLite file: WAL mode and a busy timeout, so several processes share it."""
+
+    def __init__(self, account_id: str, path: str, *, read_only: bool) -> None:
+        super().__init__(account_id, f"'{path}'", read_only=read_only)
+        self._db: sqlite3.Connection | None = None
+        with self._errors("cannot be opened"):
+            db = self._db = _open_sqlite(path, read_only=read_only)
+            if db is not None and not read_only:
+                db.executescript(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id TEXT NOT NULL, "
+                    "stream TEXT NOT NULL, event_key TEXT NOT NULL, run_id TEXT NOT NULL, "
+                    "recorded_at INTEGER NOT NULL, PRIMARY KEY (account_id, stream, event_key)) "
+                    "WITHOUT ROWID;"
+                    f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at);"
+                )
+            elif db is not None:
+                db.execute(f"SELECT count(*) FROM {TABLE} WHERE 0").fetchall()
+
+    def _known(self, stream: str, keys: list[str]) -> set[str]:
+        if self._db is None:  # a dry run before the ledger's first run: nothing recorded yet
+            return set()
+        marks = ",".join("?" * len(keys))
+        rows = self._db.execute(
+            f"SELECT event_key FROM {TABLE} WHERE account_id = ? AND stream = ? "
+            f"AND run_id <> ? AND event_key IN ({marks})",
+            (self.account_id, stream, self.run_id, *keys),
+        )
+        return {row[0] for row in rows}
+
+    def _record(self, stream: str, keys: list[str], now: int) -> None:
+        assert self._db is not None
+        with self._db:  # one transaction, committed on leaving
+            self._db.executemany(
+                f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, stream, event_key) "
+                "DO UPDATE SET recorded_at = excluded.recorded_at",
+                [(self.account_id, stream, key, self.run_id, now) for key in keys],
+            )
+
+    def _forget_before(self, cutoff: int) -> None:
+        assert self._db is not None
+        with self._db:
+            self._db.execute(
+                f"DELETE FROM {TABLE} WHERE account_id = ? AND recorded_at < ?",
+                (self.account_id, cutoff),
+            )
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def _open_sqlite(path: str, *, read_only: bool) -> sqlite3.Connection | None:
+    """The connection; None for a dry run whose ledger file does not exist yet."""
+    if read_only:
+        if not os.path.exists(path):
+            return None
+        target, uri = f"file:{quote(os.path.abspath(path))}?mode=ro", True
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        target, uri = path, False
+    return sqlite3.connect(
+        target,
+        timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+        uri=uri,
+        isolation_level="DEFERRED",
+        check_same_thread=False,  # shared by the worker threads, behind the ledger's lock
+    )
+
+
+class PostgresLedger(Ledger):
+    """A ledger in a PostgreSQL database (psycopg 3), shared by workers on several machines."""
+
+    def __init__(self, account_id: str, url: str, *, read_only: bool) -> None:
+        parts = urlsplit(url)
+        where = f"at postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+        super().__init__(account_id, where, read_only=read_only)
+        self._secrets = tuple(
+            form for secret in (parts.password, url) if secret for form in secret_forms(secret)
+        )
+        self._db: Any = None
+        self._exists = True
+        with self._errors("cannot be opened"):
+            psycopg = _psycopg()
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=30)
+            if read_only:
+                found = self._db.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()
+                self._exists = found is not None and found[0] is not None
+            else:
+                self._db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id text NOT NULL, "
+                    "stream text NOT NULL, event_key text NOT NULL, run_id text NOT NULL, "
+                    "recorded_at bigint NOT NULL, PRIMARY KEY (account_id, stream, event_key))"
+                )
+                self._db.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at)")
+
+    def _known(self, stream: str, keys: list[str]) -> set[str]:
+        if not self._exists:
+            return set()
+        rows = self._db.execute(
+            f"SELECT event_key FROM {TABLE} WHERE account_id = %s AND stream = %s "
+            "AND run_id <> %s AND event_key = ANY(%s)",
+            (self.account_id, stream, self.run_id, keys),
+        )
+        return {row[0] for row in rows}
+
+    def _record(self, stream: str, keys: list[str], now: int) -> None:
+        # Keys sorted and unique: two processes inserting the same keys cannot deadlock, and a
+        # concurrent insert of a key only refreshes its time.
+        self._db.execute(
+            f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, recorded_at) "
+            "SELECT %s, %s, key, %s, %s FROM unnest(%s::text[]) AS key "
+            "ON CONFLICT (account_id, stream, event_key) "
+            "DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
+            (self.account_id, stream, self.run_id, now, keys),
+        )
+
+    def _forget_before(self, cutoff: int) -> None:
+        self._db.execute(
+            f"DELETE FROM {TABLE} WHERE account_id = %s AND recorded_at < %s",
+            (self.account_id, cutoff),
+        )
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg  # noqa: PLC0415 (an optional extra, needed only with event_ledger_url)
+    except ImportError:
+        raise LedgerError(
+            "Setting 'event_ledger_url' needs the PostgreSQL driver: install "
+            f"{POSTGRES_EXTRA} (psycopg 3)."
+        ) from None
+    return psycopg
+
+
+def open_ledger(settings: Settings) -> Ledger | None:
+    """The run's ledger, pruned, or None if none is set; raises LedgerError (one sentence)."""
+    read_only = settings.dry_run
+    ledger: Ledger
+    if settings.event_ledger_url:
+        ledger = PostgresLedger(settings.account_id, settings.event_ledger_url, read_only=read_only)
+    elif settings.event_ledger_path:
+        ledger = SqliteLedger(settings.account_id, settings.event_ledger_path, read_only=read_only)
+    else:
+        return None
+    if not read_only:
+        ledger.prune(settings.event_ledger_days)
+    return ledger
+
+
+def _now() -> int:
+    return int(time.time())
