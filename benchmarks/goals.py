@@ -11,6 +11,7 @@ CEILING_SHARE = 0.6  # (a) records/s at least this share of 15 x 1000 / latency
 BUDGET_SHARE = 0.8  # with 5 requests allowed: at least this share of 5 x 1000 / latency
 MAX_RSS_MB = 150.0
 RSS_GROWTH = 0.10
+LEDGER_SHARE = 0.9  # events with the ledger: at least this share of the throughput without
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ def evaluate(runs: Runs) -> list[Goal]:
         _ratio_goal("a", ("d",), "(a) wall / (d) wall, with latency"),
         _ratio_goal("a0", ("c0", "c"), "(a) wall <= (c) wall at zero latency", limit=1.0),
         _memory_flat,
+        _ledger_cost,
         _budget("a5"),
         _budget("a5slow"),
     ]
@@ -95,6 +97,26 @@ def _memory_flat(runs: Runs) -> Goal:
     growth = large / small - 1
     measured = f"{large:.1f} MB at 1M vs {small:.1f} MB ({growth:+.1%})"
     met = runs["a1m"].ok and large <= MAX_RSS_MB and abs(growth) <= RSS_GROWTH
+    return Goal(wanted, measured, met)
+
+
+def _ledger_cost(runs: Runs) -> Goal:
+    wanted = (
+        f"Events with the event ledger: >= {LEDGER_SHARE:.0%} of the records/s without, "
+        "peak RSS within 10%"
+    )
+    skipped = _missing(wanted, runs, "e", "el")
+    if skipped:
+        return skipped
+    off, on = runs["e"], runs["el"]
+    share = on.records_per_second / off.records_per_second
+    growth = on.usage.peak_rss_mb / off.usage.peak_rss_mb - 1
+    measured = (
+        f"{on.records_per_second:,.0f} / {off.records_per_second:,.0f} records/s = "
+        f"{share:.2f}; peak RSS {on.usage.peak_rss_mb:.1f} MB vs {off.usage.peak_rss_mb:.1f} MB "
+        f"({growth:+.1%})"
+    )
+    met = on.ok and off.ok and share >= LEDGER_SHARE and abs(growth) <= RSS_GROWTH
     return Goal(wanted, measured, met)
 
 
