@@ -30,6 +30,7 @@ TABLE = "clevertap_event_ledger"
 SECONDS_PER_DAY = 86_400
 POSTGRES_EXTRA = "target-clevertap[postgres]"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+_LOCK_ID = 0x6C656467  # the PostgreSQL advisory lock taken while creating the table
 
 _T = TypeVar("_T")
 
@@ -48,6 +49,7 @@ class Ledger:
         self.run_id = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] = ()
+        self._driver_errors: tuple[type[Exception], ...] = ()  # the database driver's errors
 
     def delivered_before(self, stream: str, keys: Collection[str]) -> set[str]:
         """The keys among `keys` that an earlier run (not this one) recorded for the stream."""
@@ -76,11 +78,10 @@ class Ledger:
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
+        errors: tuple[type[Exception], ...] = (OSError, sqlite3.Error, *self._driver_errors)
         try:
             yield
-        except Exception as exc:
-            if isinstance(exc, LedgerError):
-                raise
+        except errors as exc:
             reason = without_secret(" ".join(str(exc).split()) or type(exc).__name__, self._secrets)
             raise LedgerError(f"The event ledger {self.where} {doing}: {reason}.") from None
 
@@ -181,19 +182,27 @@ class PostgresLedger(Ledger):
         )
         self._db: Any = None
         self._exists = True
+        psycopg = _psycopg()
+        self._driver_errors = (psycopg.Error,)
         with self._errors("cannot be opened"):
-            psycopg = _psycopg()
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=30)
             if read_only:
                 found = self._db.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()
                 self._exists = found is not None and found[0] is not None
             else:
-                self._db.execute(
-                    f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id text NOT NULL, "
-                    "stream text NOT NULL, event_key text NOT NULL, run_id text NOT NULL, "
-                    "recorded_at bigint NOT NULL, PRIMARY KEY (account_id, stream, event_key))"
-                )
-                self._db.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at)")
+                self._create_table()
+
+    def _create_table(self) -> None:
+        # One transaction, serialised by an advisory lock: two processes starting on a new
+        # database at once would otherwise race in CREATE ... IF NOT EXISTS.
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id text NOT NULL, "
+                "stream text NOT NULL, event_key text NOT NULL, run_id text NOT NULL, "
+                "recorded_at bigint NOT NULL, PRIMARY KEY (account_id, stream, event_key))"
+            )
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at)")
 
     def _known(self, stream: str, keys: list[str]) -> set[str]:
         if not self._exists:

@@ -276,6 +276,50 @@ def test_keys_older_than_the_retention_are_pruned_at_start(
     assert stored_identities(sandbox) == Counter({"u0": 2, "u1": 2})
 
 
+def test_two_processes_share_one_ledger(
+    sandbox: Sandbox, settings: dict[str, Any], ledger: LedgerUnderTest, tmp_path: Path
+) -> None:
+    config_path = write_config(tmp_path, {**settings, **ledger.setting, "batch_size_rows": 10})
+    processes = [
+        subprocess.Popen(
+            [TARGET, "--config", str(config_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    # The same new events at the same moment: both processes may send them (README), and both
+    # must work.
+    finished = [p.communicate(clicks(200, every=50).encode(), timeout=60) for p in processes]
+
+    for process, (_, stderr) in zip(processes, finished, strict=True):
+        assert process.returncode == 0, stderr.decode()
+    stored = stored_identities(sandbox)
+    assert set(stored) == {f"u{i}" for i in range(200)}
+    assert max(stored.values()) <= 2
+    assert len(ledger.keys()) == 200
+
+
+def test_a_key_found_again_is_kept_longer(
+    sandbox: Sandbox, settings: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "ledger.db"
+    config = {**settings, "event_ledger_path": str(path)}
+    run(config, tmp_path, clicks(2))
+    with sqlite3.connect(path) as db:
+        db.execute(f"UPDATE {TABLE} SET recorded_at = recorded_at - 29 * 86400")
+
+    run(config, tmp_path, clicks(2))  # finds both: refreshed, so 2 more days do not prune them
+    with sqlite3.connect(path) as db:
+        db.execute(f"UPDATE {TABLE} SET recorded_at = recorded_at - 2 * 86400")
+    third = run(config, tmp_path, clicks(2))
+
+    assert third.exit_code == 0, third.stderr
+    assert "already delivered 2 " in third.stderr
+    assert stored_identities(sandbox) == Counter({"u0": 1, "u1": 1})
+
+
 # A crash: SIGKILL while 15 requests are in flight, then the run again from the last state.
 CRASH_EVENTS = 3000
 CRASH_BATCH = 20
