@@ -63,7 +63,7 @@ class Batch:
     payloads: list[dict[str, Any]] = field(default_factory=list)
     records: list[Mapping[str, Any]] = field(default_factory=list)
     identities: set[str] = field(default_factory=set)
-    keys: list[str | None] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)  # set by the ledger's lookup
     first_record: int = -1  # the number of its first record in the input, for messages
 
     @property
@@ -159,7 +159,8 @@ class Delivery:
     def _send_undelivered(self, batch: Batch) -> BatchOutcome:
         """Send the batch but the records an earlier run delivered."""
         lane, payloads = batch.route.lane, batch.payloads
-        known = self._delivered_before(batch) if batch.keys and self._delivered_before else None
+        look_up = self._delivered_before
+        known = look_up(batch) if look_up is not None and batch.route.keys is not None else None
         if not known:
             return self._send(lane, payloads, batch.stream)
         kept = [i for i in range(len(payloads)) if i not in known]

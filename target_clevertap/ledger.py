@@ -13,10 +13,10 @@ Worker threads share one connection behind a lock; each call handles a whole bat
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,18 +46,19 @@ class Ledger:
         self.account_id = account_id
         self.where = where  # for messages: the file, or the database without credentials
         self.read_only = read_only
-        self.run_id = uuid.uuid4().hex
+        # Random, so runs never share one; were two to, keys would only be sent again.
+        self.run_id = secrets.randbits(63)
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] = ()
         self._driver_errors: tuple[type[Exception], ...] = ()  # the database driver's errors
 
-    def delivered_before(self, stream: str, keys: Collection[str]) -> set[str]:
+    def delivered_before(self, stream: str, keys: Collection[bytes]) -> set[bytes]:
         """The keys among `keys` that an earlier run (not this one) recorded for the stream."""
         if not keys:
             return set()
         return self._guarded("read", lambda: self._known(stream, sorted(set(keys))))
 
-    def remember(self, stream: str, keys: Collection[str]) -> None:
+    def remember(self, stream: str, keys: Collection[bytes]) -> None:
         """Record keys CleverTap accepted (or re-confirmed), committed before returning."""
         if keys:
             self._guarded("write", lambda: self._record(stream, sorted(set(keys)), _now()))
@@ -85,10 +86,10 @@ class Ledger:
             reason = without_secret(" ".join(str(exc).split()) or type(exc).__name__, self._secrets)
             raise LedgerError(f"The event ledger {self.where} {doing}: {reason}.") from None
 
-    def _known(self, stream: str, keys: list[str]) -> set[str]:
+    def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         raise NotImplementedError
 
-    def _record(self, stream: str, keys: list[str], now: int) -> None:
+    def _record(self, stream: str, keys: list[bytes], now: int) -> None:
         raise NotImplementedError
 
     def _forget_before(self, cutoff: int) -> None:
@@ -109,16 +110,17 @@ class SqliteLedger(Ledger):
             if db is not None and not read_only:
                 db.executescript(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                    # No index on recorded_at: pruning scans the table once a run, and every
+                    # insert would update that index as well.
                     f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id TEXT NOT NULL, "
-                    "stream TEXT NOT NULL, event_key TEXT NOT NULL, run_id TEXT NOT NULL, "
+                    "stream TEXT NOT NULL, event_key BLOB NOT NULL, run_id INTEGER NOT NULL, "
                     "recorded_at INTEGER NOT NULL, PRIMARY KEY (account_id, stream, event_key)) "
                     "WITHOUT ROWID;"
-                    f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at);"
                 )
             elif db is not None:
                 db.execute(f"SELECT count(*) FROM {TABLE} WHERE 0").fetchall()
 
-    def _known(self, stream: str, keys: list[str]) -> set[str]:
+    def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         if self._db is None:  # a dry run before the ledger's first run: nothing recorded yet
             return set()
         marks = ",".join("?" * len(keys))
@@ -129,7 +131,7 @@ class SqliteLedger(Ledger):
         )
         return {row[0] for row in rows}
 
-    def _record(self, stream: str, keys: list[str], now: int) -> None:
+    def _record(self, stream: str, keys: list[bytes], now: int) -> None:
         assert self._db is not None
         with self._db:  # one transaction, committed on leaving
             self._db.executemany(
@@ -199,12 +201,12 @@ class PostgresLedger(Ledger):
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
             self._db.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id text NOT NULL, "
-                "stream text NOT NULL, event_key text NOT NULL, run_id text NOT NULL, "
+                "stream text NOT NULL, event_key bytea NOT NULL, run_id bigint NOT NULL, "
                 "recorded_at bigint NOT NULL, PRIMARY KEY (account_id, stream, event_key))"
             )
             self._db.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at)")
 
-    def _known(self, stream: str, keys: list[str]) -> set[str]:
+    def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         if not self._exists:
             return set()
         rows = self._db.execute(
@@ -214,12 +216,12 @@ class PostgresLedger(Ledger):
         )
         return {row[0] for row in rows}
 
-    def _record(self, stream: str, keys: list[str], now: int) -> None:
+    def _record(self, stream: str, keys: list[bytes], now: int) -> None:
         # Keys sorted and unique: two processes inserting the same keys cannot deadlock, and a
         # concurrent insert of a key only refreshes its time.
         self._db.execute(
             f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, recorded_at) "
-            "SELECT %s, %s, key, %s, %s FROM unnest(%s::text[]) AS key "
+            "SELECT %s, %s, key, %s, %s FROM unnest(%s::bytea[]) AS key "
             "ON CONFLICT (account_id, stream, event_key) "
             "DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
             (self.account_id, stream, self.run_id, now, keys),

@@ -10,9 +10,9 @@ oldest unsettled record. This bounds what a crash can make the next run send twi
 records the last state does not cover) and the memory held; and a stream that went quiet with a
 partial batch has it sent, instead of holding state back until the end of the run.
 
-With an event ledger (see `ledger`), each event's key is taken here as it is read; a delivered
-batch's accepted keys are committed to the ledger before its span closes, so before any STATE
-covering them is written.
+With an event ledger (see `ledger`), a batch's event keys are taken and looked up on its worker
+thread before it is sent; a delivered batch's accepted keys are committed to the ledger before
+its span closes, so before any STATE covering them is written.
 """
 
 from __future__ import annotations
@@ -106,8 +106,6 @@ class Pipeline:
         batch.payloads.append(result)
         batch.records.append(record)
         batch.identities.add(identity)
-        if route.keys is not None:
-            batch.keys.append(route.keys.key_of(record, result))
         if len(batch.payloads) >= self._batch_limits[route.lane]:
             self._delivery.submit(self._filling.pop(route))
 
@@ -276,9 +274,13 @@ class Pipeline:
         self._checkpoint.close_span(batch.span)
 
     def _delivered_before(self, batch: Batch) -> frozenset[int]:
-        """Runs on a worker thread: the batch's records whose keys an earlier run recorded."""
+        """Runs on a worker thread (keys are taken here, not on the reading thread): the
+        batch's records whose keys an earlier run recorded."""
         assert self._ledger is not None
-        keys = batch.keys
+        assert batch.route.keys is not None
+        key_of = batch.route.keys.key_of
+        pairs = zip(batch.records, batch.payloads, strict=True)
+        keys = batch.keys = [key_of(record, payload) for record, payload in pairs]
         known = self._ledger.delivered_before(batch.stream, [k for k in keys if k is not None])
         return frozenset(i for i, key in enumerate(keys) if key is not None and key in known)
 
@@ -305,7 +307,7 @@ class Pipeline:
         self._report.possibly_duplicated(batch.stream, count)
         self._logger.warning(
             "Stream '%s': %d events of the batch from input record %d on may be stored twice "
-            "by CleverTap (%s); the ledger cannot tell.",
+            "by CleverTap (%s); neither the target nor its event ledger can tell.",
             batch.stream,
             count,
             batch.first_record + 1,

@@ -35,7 +35,9 @@ KILL_DEADLINE_SECONDS = 60
 class LedgerUnderTest:
     """One ledger kind: the settings pointing at it, and a way to read back its keys."""
 
-    def __init__(self, kind: str, setting: dict[str, str], read_keys: Callable[[], list[str]]):
+    def __init__(
+        self, kind: str, setting: dict[str, str], read_keys: Callable[[], list[bytes]]
+    ) -> None:
         self.kind = kind
         self.setting = setting
         self.keys = read_keys
@@ -46,7 +48,7 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerUnderTest:
     if request.param == "sqlite":
         path = tmp_path / "ledger" / "events.db"  # its folder does not exist yet
 
-        def sqlite_keys() -> list[str]:
+        def sqlite_keys() -> list[bytes]:
             with sqlite3.connect(path) as db:
                 return [row[0] for row in db.execute(f"SELECT event_key FROM {TABLE}")]
 
@@ -56,8 +58,9 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerUnderTest:
     server.create_database(database)
     url = f"postgresql://postgres@{server.host}:{server.port}/{database}"
 
-    def postgres_keys() -> list[str]:
-        return server.psql(f"SELECT event_key FROM {TABLE}", database).split()
+    def postgres_keys() -> list[bytes]:
+        text = server.psql(f"SELECT encode(event_key, 'hex') FROM {TABLE}", database)
+        return [bytes.fromhex(line) for line in text.split()]
 
     return LedgerUnderTest("postgres", {"event_ledger_url": url}, postgres_keys)
 
@@ -389,7 +392,7 @@ def kill_when_stored(
     return Finished(0, out.decode(), "").states
 
 
-def identities_of(keys: list[str]) -> set[str]:
+def identities_of(keys: list[bytes]) -> set[str]:
     """The identities (u0, u1, ...) of the `clicks` events whose keys the ledger holds."""
     keyer = EventKeys((), "identity")
     by_key = {
