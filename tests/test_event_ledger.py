@@ -9,6 +9,7 @@ events in flight at the kill; an event possibly stored twice is counted as such.
 from __future__ import annotations
 
 import itertools
+import re
 import signal
 import sqlite3
 import subprocess
@@ -58,11 +59,14 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerUnderTest:
     server.create_database(database)
     url = f"postgresql://postgres@{server.host}:{server.port}/{database}"
 
-    def postgres_keys() -> list[bytes]:
-        text = server.psql(f"SELECT encode(event_key, 'hex') FROM {TABLE}", database)
-        return [bytes.fromhex(line) for line in text.split()]
+    return LedgerUnderTest(
+        "postgres", {"event_ledger_url": url}, lambda: postgres_keys(server, database)
+    )
 
-    return LedgerUnderTest("postgres", {"event_ledger_url": url}, postgres_keys)
+
+def postgres_keys(server: PostgresServer, database: str) -> list[bytes]:
+    text = server.psql(f"SELECT encode(event_key, 'hex') FROM {TABLE}", database)
+    return [bytes.fromhex(line) for line in text.split()]
 
 
 def run(config: dict[str, Any], tmp_path: Path, singer_input: str) -> Finished:
@@ -264,6 +268,46 @@ def test_an_unreachable_ledger_database_stops_the_run_at_start_without_its_passw
     assert sandbox.events() == []
 
 
+def test_a_ledger_lost_mid_run_fails_the_run_and_no_state_passes_unrecorded_events(
+    sandbox: Sandbox, settings: dict[str, Any], postgres: PostgresServer, tmp_path: Path
+) -> None:
+    database = f"ledger_{next(_databases)}"
+    postgres.create_database(database)
+    url = f"postgresql://postgres@{postgres.host}:{postgres.port}/{database}"
+    sandbox.set_faults(Faults(latency_ms=100))
+    config = {**settings, "event_ledger_url": url, "batch_size_rows": 10, "max_concurrency": 2}
+    input_path = tmp_path / "input.jsonl"
+    input_path.write_text(clicks(2000, every=10))
+    with input_path.open("rb") as singer_input:
+        process = subprocess.Popen(
+            [TARGET, "--config", str(write_config(tmp_path, config))],
+            stdin=singer_input,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    deadline = time.monotonic() + KILL_DEADLINE_SECONDS
+    # The ledger's table is made before any request; wait for a few keys in it.
+    while sandbox.counts()["events"] < 50 or not postgres_keys(postgres, database):
+        assert time.monotonic() < deadline, "no key was ever recorded"
+        assert process.poll() is None, "the target ended before its ledger was lost"
+        time.sleep(0.05)
+
+    postgres.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    )
+    out, err = process.communicate(timeout=60)
+
+    done = Finished(process.returncode, out.decode(), err.decode())
+    assert done.exit_code == 1, done.stderr
+    where = re.escape(f"postgresql://{postgres.host}:{postgres.port}/{database}")
+    assert re.search(f"The event ledger at {where} could not (read|write) it: ", done.stderr)
+    recorded = identities_of(postgres_keys(postgres, database))
+    covered = done.states[-1]["clicks"] if done.states else 0
+    assert {f"u{i}" for i in range(covered)} <= recorded
+    assert len(recorded) < 2000
+
+
 def test_keys_older_than_the_retention_are_pruned_at_start(
     sandbox: Sandbox, settings: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -348,6 +392,8 @@ def test_a_crash_then_a_rerun_re_sends_only_events_in_flight_at_the_kill(
     stored_at_kill = stored_identities(sandbox)
     acknowledged = identities_of(ledger.keys())
     resume_from = states[-1]["clicks"] if states else 0
+    # Every event the last STATE covers was recorded before that STATE was written.
+    assert {f"u{i}" for i in range(resume_from)} <= acknowledged
     rerun = run_target(
         ["--config", str(config_path)], clicks(CRASH_EVENTS - resume_from, start=resume_from)
     )
