@@ -6,9 +6,10 @@ ID); without them, the key is a hash of the mapped event (identity key and value
 fields and no `ts`, has no key: two identical events without a time may both be genuine, so it
 is sent without deduplication.
 
-A key is bytes: a hash (16 bytes) of the parts as canonical JSON, after, for a hashed event, its
-`ts` (8 bytes, big-endian): the keys of one batch, usually close in time, then sit side by side
-in the ledger's index, so a batch's lookup and insert touch a few pages, not one page each.
+A key is KEY_SIZE bytes: 8 bytes of the event's `ts` (big-endian; zero for key fields), then a
+hash (16 bytes) of the parts as canonical JSON. The keys of one batch, usually close in time,
+then sit side by side in the ledger's index, so a batch's lookup and insert touch a few pages,
+not one page each; and a batch's keys travel to the ledger as one string of bytes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 import orjson
 
 _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_NO_TIME = bytes(8)
+KEY_SIZE = 24
 
 
 class EventKeys:
@@ -33,7 +36,8 @@ class EventKeys:
         """The event's key, or None when it has none (then it is sent without deduplication)."""
         if self._key_fields:
             values = [record.get(name) for name in self._key_fields]
-            return None if None in values else _digest(["fields", values])
+            digest = None if None in values else _digest(["fields", values])
+            return None if digest is None else _NO_TIME + digest
         ts = payload.get("ts")
         if ts is None:
             return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from target_clevertap.event_keys import EventKeys
+from target_clevertap.event_keys import KEY_SIZE, EventKeys
 
 PAYLOAD: dict[str, Any] = {
     "type": "event",
@@ -55,6 +55,10 @@ def test_key_fields_alone_make_the_key() -> None:
     assert key(PAYLOAD, record, "order_id") != key(PAYLOAD, {"order_id": "o-2"}, "order_id")
     no_time = {k: v for k, v in PAYLOAD.items() if k != "ts"}
     assert key(no_time, record, "order_id") is not None
+
+
+def test_every_key_has_the_same_size() -> None:
+    assert {len(key(PAYLOAD)), len(key(PAYLOAD, {"order_id": 1}, "order_id"))} == {KEY_SIZE}
 
 
 def test_a_null_or_missing_key_field_means_no_key() -> None:
