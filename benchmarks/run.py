@@ -7,10 +7,11 @@ Runs, on one generated input (N profile records, a STATE every 10,000):
   (c) a no-op singer-sdk target (benchmarks/noop_target.py), (d) target-jsonl from PyPI;
 then (a) on a mixed input (N records: blocks of profiles, each followed by events of those
 users), (a) and (c) again at zero added latency, (a) on 1,000,000 records (not with --quick),
-(a) on 1,000,000 events (N with --quick) with the event ledger off and on, and (a) against a
-sandbox that allows only 5 requests in flight. Each target-clevertap run gets its
-own sandbox process (storage off), whose CPU time and in-flight peak are shown. Logs and the
-Markdown report go to benchmarks/out/<time>/; the generated inputs are deleted at the end.
+(a) on N events with the event ledger off and on, the same on 1,000,000 events (not with
+--quick), and (a) against a sandbox that allows only 5 requests in flight. Each
+target-clevertap run gets its own sandbox process (storage off), whose CPU time and in-flight
+peak are shown. Logs and the Markdown report go to benchmarks/out/<time>/; the generated inputs
+are deleted at the end.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ MIXED_INPUT = (
     "and again."
 )
 EVENTS_INPUT = (
-    f"- Events input (e, el): `{EVENT_STREAM}` events (evtName, ts, 4 properties), every one "
-    "different, so with the event ledger each is looked up and recorded (a fresh SQLite file)."
+    f"- Events input (e, el, e1m, el1m): `{EVENT_STREAM}` events (evtName, ts, 4 properties), "
+    "every one different, so with the event ledger each is looked up and recorded (a fresh "
+    "SQLite file)."
 )
 
 Inputs = dict[tuple[Feed, int], Path]  # generated input files by feed and record count
@@ -81,7 +83,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         help=(
-            "comma-separated run keys to make, e.g. a0,c0 (a am b c cf d a0 c0 a1m e el a5 a5slow)"
+            "comma-separated run keys to make, e.g. a0,c0 "
+            "(a am b c cf d a0 c0 a1m e el e1m el1m a5 a5slow)"
         ),
     )
     args = parser.parse_args(argv)
@@ -131,12 +134,14 @@ def scenarios(records: int, latency_ms: int, *, quick: bool) -> list[Scenario]:
     if not quick:
         plan.append(Scenario("c0", "(c) again, for the zero-latency pair", "noop", records))
         plan.append(_clevertap("a1m", "(a) on 1M records", LARGE_RECORDS, latency_ms))
-    events = records if quick else LARGE_RECORDS
-    for key, ledger in (("e", "no event ledger"), ("el", "with the event ledger (SQLite)")):
-        title = f"(a) on {events:,} events, {ledger}"
-        plan.append(
-            _clevertap(key, title, events, latency_ms, feed="events", event_ledger=key == "el")
-        )
+    for suffix, events in [("", records)] + ([] if quick else [("1m", LARGE_RECORDS)]):
+        for key, ledger in (("e", "no event ledger"), ("el", "with the event ledger (SQLite)")):
+            title = f"(a) on {events:,} events, {ledger}"
+            plan.append(
+                _clevertap(
+                    key + suffix, title, events, latency_ms, feed="events", event_ledger=key == "el"
+                )
+            )
     title = f"(a), sandbox allows {BUDGET_CONCURRENCY} in flight"
     plan.append(_clevertap("a5", title, records, latency_ms, BUDGET_CONCURRENCY))
     few = min(records, max(records // 4, 10 * BATCH_ROWS), BINDING_RECORDS)
