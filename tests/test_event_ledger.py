@@ -389,6 +389,7 @@ def test_a_crash_then_a_rerun_re_sends_only_events_in_flight_at_the_kill(
     input_path.write_text(clicks(CRASH_EVENTS, every=CRASH_BATCH))
 
     states = kill_when_stored(sandbox, config_path, input_path, KILL_AFTER_STORED)
+    assert sandbox.stats()["max_in_flight_seen"] >= CRASH_CONCURRENCY  # the window was full
     stored_at_kill = stored_identities(sandbox)
     acknowledged = identities_of(ledger.keys())
     resume_from = states[-1]["clicks"] if states else 0
