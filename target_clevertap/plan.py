@@ -158,7 +158,20 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
         on_delete=on_delete,
         on_null=on_null,
         event_key_fields=settings.event_key_fields,
-        notes=tuple(note for note in (delete_note, null_note) if note),
+        notes=tuple(
+            note
+            for note in (delete_note, null_note, _key_fields_note(stream, kind, settings))
+            if note
+        ),
+    )
+
+
+def _key_fields_note(stream: str, kind: StreamKind, settings: StreamSettings) -> str | None:
+    if not settings.event_key_fields or kind == "event":
+        return None
+    return (
+        f"Stream '{stream}': 'event_key_fields' does not apply (a {kind} stream does not use "
+        "the event ledger: sending it again is harmless)."
     )
 
 

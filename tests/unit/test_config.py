@@ -432,3 +432,13 @@ def test_the_event_ledger_settings() -> None:
 def test_event_key_fields_must_be_a_list_of_field_names(key_fields: Any) -> None:
     (error,) = config_errors(config(streams={"orders": {"event_key_fields": key_fields}}))
     assert error.startswith("Setting 'streams.orders.event_key_fields' must be a list")
+
+
+def test_event_key_fields_on_a_profile_stream_are_noted_and_left_unused() -> None:
+    settings = config(streams={"*": {"event_key_fields": ["id"]}})
+    assert plan_stream(settings, "users", SCHEMA).notes == (
+        "Stream 'users': 'event_key_fields' does not apply (a profile stream does not use the "
+        "event ledger: sending it again is harmless).",
+    )
+    assert plan_stream(settings, "clicks", EVENT_SCHEMA).event_key_fields == ("id",)
+    assert plan_stream(settings, "clicks", EVENT_SCHEMA).notes == ()
