@@ -11,6 +11,7 @@ CEILING_SHARE = 0.6  # (a) records/s at least this share of 15 x 1000 / latency
 BUDGET_SHARE = 0.8  # with 5 requests allowed: at least this share of 5 x 1000 / latency
 MAX_RSS_MB = 150.0
 RSS_GROWTH = 0.10
+LEDGER_SHARE = 0.9  # events with the ledger: at least this share of the throughput without
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ def evaluate(runs: Runs) -> list[Goal]:
         _ratio_goal("a", ("d",), "(a) wall / (d) wall, with latency"),
         _ratio_goal("a0", ("c0", "c"), "(a) wall <= (c) wall at zero latency", limit=1.0),
         _memory_flat,
+        _ledger_cost,
+        _ledger_memory_flat,
         _budget("a5"),
         _budget("a5slow"),
     ]
@@ -96,6 +99,37 @@ def _memory_flat(runs: Runs) -> Goal:
     measured = f"{large:.1f} MB at 1M vs {small:.1f} MB ({growth:+.1%})"
     met = runs["a1m"].ok and large <= MAX_RSS_MB and abs(growth) <= RSS_GROWTH
     return Goal(wanted, measured, met)
+
+
+def _ledger_cost(runs: Runs) -> Goal:
+    """Throughput with the ledger against without, on 1M events if run, else on N."""
+    wanted = f"Events with the event ledger: >= {LEDGER_SHARE:.0%} of the records/s without"
+    off, on = ("e1m", "el1m") if "el1m" in runs else ("e", "el")
+    skipped = _missing(wanted, runs, off, on)
+    if skipped:
+        return skipped
+    share = runs[on].records_per_second / runs[off].records_per_second
+    cpu = [runs[key].usage.cpu_seconds * 1e6 / runs[key].scenario.records for key in (on, off)]
+    measured = (
+        f"{runs[on].records_per_second:,.0f} / {runs[off].records_per_second:,.0f} records/s = "
+        f"{share:.2f} ({runs[on].scenario.records:,} events; CPU {cpu[0]:.0f} vs {cpu[1]:.0f} "
+        "µs a record)"
+    )
+    return Goal(wanted, measured, runs[on].ok and runs[off].ok and share >= LEDGER_SHARE)
+
+
+def _ledger_memory_flat(runs: Runs) -> Goal:
+    wanted = "Event ledger: peak RSS at 1M events within 10% of the N run (the keys are on disk)"
+    skipped = _missing(wanted, runs, "el", "el1m")
+    if skipped:
+        return skipped
+    small, large = runs["el"].usage.peak_rss_mb, runs["el1m"].usage.peak_rss_mb
+    growth = large / small - 1
+    without = runs["e1m"].usage.peak_rss_mb if "e1m" in runs else None
+    measured = f"{large:.1f} MB at 1M vs {small:.1f} MB ({growth:+.1%})" + (
+        f"; {without:.1f} MB at 1M without the ledger" if without is not None else ""
+    )
+    return Goal(wanted, measured, runs["el1m"].ok and abs(growth) <= RSS_GROWTH)
 
 
 def _budget(key: str) -> Callable[[Runs], Goal]:

@@ -6,10 +6,12 @@ Runs, on one generated input (N profile records, a STATE every 10,000):
   (a) target-clevertap with max_concurrency 15, (b) target-clevertap with its defaults,
   (c) a no-op singer-sdk target (benchmarks/noop_target.py), (d) target-jsonl from PyPI;
 then (a) on a mixed input (N records: blocks of profiles, each followed by events of those
-users), (a) and (c) again at zero added latency, (a) on 1,000,000 records (not with --quick) and
-(a) against a sandbox that allows only 5 requests in flight. Each target-clevertap run gets its
-own sandbox process (storage off), whose CPU time and in-flight peak are shown. Logs and the
-Markdown report go to benchmarks/out/<time>/; the generated inputs are deleted at the end.
+users), (a) and (c) again at zero added latency, (a) on 1,000,000 records (not with --quick),
+(a) on N events with the event ledger off and on, the same on 1,000,000 events (not with
+--quick), and (a) against a sandbox that allows only 5 requests in flight. Each
+target-clevertap run gets its own sandbox process (storage off), whose CPU time and in-flight
+peak are shown. Logs and the Markdown report go to benchmarks/out/<time>/; the generated inputs
+are deleted at the end.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ MIXED_INPUT = (
     f"{EVENT_BLOCK} `{EVENT_STREAM}` events (evtName, ts, 4 properties) by those users, again "
     "and again."
 )
+EVENTS_INPUT = (
+    f"- Events input (e, el, e1m, el1m): `{EVENT_STREAM}` events (evtName, ts, 4 properties), "
+    "every one different, so with the event ledger each is looked up and recorded (a fresh "
+    "SQLite file)."
+)
 
 Inputs = dict[tuple[Feed, int], Path]  # generated input files by feed and record count
 
@@ -75,7 +82,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="directory for logs (default benchmarks/out/)")
     parser.add_argument(
         "--only",
-        help="comma-separated run keys to make, e.g. a0,c0 (a am b c cf d a0 c0 a1m a5 a5slow)",
+        help=(
+            "comma-separated run keys to make, e.g. a0,c0 "
+            "(a am b c cf d a0 c0 a1m e el e1m el1m a5 a5slow)"
+        ),
     )
     args = parser.parse_args(argv)
     args.records = args.records or (QUICK_RECORDS if args.quick else 200_000)
@@ -94,10 +104,19 @@ def _clevertap(
     limit: int = API_CONCURRENCY,
     *,
     feed: Feed = "profiles",
+    event_ledger: bool = False,
 ) -> Scenario:
     """target-clevertap with max_concurrency 15 (scenario a and its variants)."""
     return Scenario(
-        key, title, "clevertap", records, latency_ms, FIXED, sandbox_limit=limit, feed=feed
+        key,
+        title,
+        "clevertap",
+        records,
+        latency_ms,
+        FIXED,
+        sandbox_limit=limit,
+        feed=feed,
+        event_ledger=event_ledger,
     )
 
 
@@ -115,6 +134,14 @@ def scenarios(records: int, latency_ms: int, *, quick: bool) -> list[Scenario]:
     if not quick:
         plan.append(Scenario("c0", "(c) again, for the zero-latency pair", "noop", records))
         plan.append(_clevertap("a1m", "(a) on 1M records", LARGE_RECORDS, latency_ms))
+    for suffix, events in [("", records)] + ([] if quick else [("1m", LARGE_RECORDS)]):
+        for key, ledger in (("e", "no event ledger"), ("el", "with the event ledger (SQLite)")):
+            title = f"(a) on {events:,} events, {ledger}"
+            plan.append(
+                _clevertap(
+                    key + suffix, title, events, latency_ms, feed="events", event_ledger=key == "el"
+                )
+            )
     title = f"(a), sandbox allows {BUDGET_CONCURRENCY} in flight"
     plan.append(_clevertap("a5", title, records, latency_ms, BUDGET_CONCURRENCY))
     few = min(records, max(records // 4, 10 * BATCH_ROWS), BINDING_RECORDS)
@@ -176,6 +203,7 @@ def run_all(plan: Sequence[Scenario], tools: Tools, out: Path, repeat: int) -> l
 
 def _header(args: argparse.Namespace, revision: str, plan: Sequence[Scenario]) -> list[str]:
     mixed = any(scenario.feed == "mixed" for scenario in plan)
+    events = any(scenario.feed == "events" for scenario in plan)
     return [
         f"### target-clevertap throughput ({args.records:,} records, "
         f"{args.latency_ms} ms added per request)",
@@ -184,6 +212,7 @@ def _header(args: argparse.Namespace, revision: str, plan: Sequence[Scenario]) -
         f"- Input: {args.records:,} profile records of 10 fields, a STATE every "
         f"{STATE_EVERY:,}; stdin from a file, stdout to a file.",
         *([MIXED_INPUT] if mixed else []),
+        *([EVENTS_INPUT] if events else []),
         "- API: clevertap-sandbox in its own process (storage off), a fresh one per run, "
         f"{API_CONCURRENCY} requests in flight allowed unless said; CPU s and peak RSS are the "
         "target process's own (wait4), the sandbox's CPU is shown apart.",

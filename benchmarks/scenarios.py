@@ -47,6 +47,7 @@ class Scenario:
     settings: Mapping[str, Any] = field(default_factory=dict)
     sandbox_limit: int = API_CONCURRENCY
     feed: Feed = "profiles"  # the generated input (singer_input.py)
+    event_ledger: bool = False  # a fresh SQLite event ledger in the run's directory
 
     def api_ceiling(self, requests_in_flight: int | None = None) -> float | None:
         """Records/s if every allowed request carried a full batch: limit x 1000 / latency."""
@@ -154,6 +155,8 @@ def _argv(scenario: Scenario, tools: Tools, workdir: Path, api_url: str) -> list
         "rejected_records_path": str(workdir / "rejected-records.jsonl"),
         **scenario.settings,
     }
+    if scenario.event_ledger:
+        config["event_ledger_path"] = str(workdir / "event_ledger.db")
     return [str(tools.target), "--config", _write_config(workdir, config)]
 
 

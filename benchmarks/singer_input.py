@@ -1,7 +1,8 @@
 """Deterministic Singer inputs: SCHEMA messages, N RECORDs, a STATE every `state_every`.
 
-Two feeds: `profiles` (N records of the `users` profile stream) and `mixed` (the same N records
-split between `users` profiles and `clicks` events of those users, interleaved in blocks).
+Three feeds: `profiles` (N records of the `users` profile stream), `mixed` (the same N records
+split between `users` profiles and `clicks` events of those users, interleaved in blocks) and
+`events` (N `clicks` events, each one different, by EVENT_USERS users).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
-Feed = Literal["profiles", "mixed"]
+Feed = Literal["profiles", "mixed", "events"]
 STREAM = "users"
 EVENT_STREAM = "clicks"
 EVENT_NAME = "Clicked"
@@ -22,6 +23,7 @@ STATE_EVERY = 10_000
 PROFILE_BLOCK = 400
 EVENT_BLOCK = 600
 _CYCLE = PROFILE_BLOCK + EVENT_BLOCK
+EVENT_USERS = 10_000  # the `events` feed's users
 _USER_STEP = 7  # coprime with PROFILE_BLOCK: the events visit the block's users out of order
 _EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 _EVENTS_FROM = int(_EPOCH.timestamp()) + 86_400  # event times: the day after the profiles'
@@ -121,12 +123,15 @@ def _mixed_record(position: int) -> tuple[str, dict[str, Any]]:
 def _records(feed: Feed, records: int) -> Iterator[tuple[str, dict[str, Any]]]:
     if feed == "profiles":
         return ((STREAM, record(number)) for number in range(records))
+    if feed == "events":
+        return ((EVENT_STREAM, event(n, n % EVENT_USERS)) for n in range(records))
     return (_mixed_record(position) for position in range(records))
 
 
 def _schemas(feed: Feed) -> Iterator[dict[str, Any]]:
-    yield {"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": ["id"]}
-    if feed == "mixed":
+    if feed != "events":
+        yield {"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": ["id"]}
+    if feed != "profiles":
         yield {
             "type": "SCHEMA",
             "stream": EVENT_STREAM,
@@ -139,6 +144,8 @@ def state(done: int, feed: Feed = "profiles") -> dict[str, Any]:
     """The STATE value written after the first `done` records of the feed."""
     if feed == "profiles":
         return {"bookmarks": {STREAM: {"records_read": done}}}
+    if feed == "events":
+        return {"bookmarks": {EVENT_STREAM: {"records_read": done}}}
     cycles, offset = divmod(done, _CYCLE)
     profiles = cycles * PROFILE_BLOCK + min(offset, PROFILE_BLOCK)
     return {

@@ -46,7 +46,10 @@ start_sandbox() {
 # --full-refresh: tap-jsonl reads whole files anyway, and each demo starts from an empty sandbox.
 run_pipeline() {
     log "meltano --environment=sandbox run samples-to-clevertap"
+    # The event ledger lives in output/demo/, wiped each run, so a repeated demo sends its
+    # events again (a real project keeps its ledger; see meltano.yml's production environment).
     TARGET_CLEVERTAP_REJECTED_RECORDS_PATH="$REJECTS" \
+        TARGET_CLEVERTAP_EVENT_LEDGER_PATH="$OUT/event_ledger.db" \
         "$MELTANO_BIN" --log-level=warning --environment=sandbox run --full-refresh samples-to-clevertap
 }
 

@@ -8,9 +8,11 @@ The way a record travels, one module per step, one way:
 `subscription_categories`, `values` and `preflight`, and `device_tokens` and `subscriptions` for
 those streams; pure) -> `pipeline` (the one door after
 mapping: batches per stream and lane, the reader's window) -> `delivery` (worker pools per budget,
-held by the `ordering` barrier; `lanes` name each kind of request) -> `client` (HTTP, retries,
-`limiter`) -> `response` (CleverTap's answer per record) -> `checkpoint` (safe STATE), `rejects`
-(refused records) and `report` (counts and the summary).
+held by the `ordering` barrier; `lanes` name each kind of request; events an earlier run
+delivered left out, by their `event_keys` in the `ledger`) -> `client` (HTTP, retries,
+`limiter`) -> `response` (CleverTap's answer per record) -> `checkpoint` (safe STATE, after the
+`ledger` recorded the accepted events), `rejects` (refused records) and `report` (counts and the
+summary).
 
 Beside the way: `config` (the settings' schema, checks and run-wide `Settings`), `config_sources`
 (reading `--config` files and `TARGET_CLEVERTAP_*` variables), `plan` (per-stream

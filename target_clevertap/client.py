@@ -54,10 +54,20 @@ class UnencodableRecords(Exception):
 class RetryableError(Exception):
     """A failure worth another attempt: throttling, a server error, a timeout, a lost connection."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        maybe_stored: bool = True,
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        # Whether CleverTap may have stored the records anyway (a timeout, a 5xx): then a retry
+        # that succeeds may have stored them twice. Not so for 429 or a refused connection.
+        self.maybe_stored = maybe_stored and status != 429
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class Answer:
     status: int
     seconds: float
     retries: int
+    maybe_stored_twice: bool  # an attempt before the one answered may have been stored too
 
 
 def retry_wait(error: RetryableError, schedule: Iterator[float]) -> float:
@@ -115,8 +126,8 @@ class UploadClient:
             raise UnencodableRecords(str(exc)) from None
         request = _Request(lane, self._url(lane), body, stream, limiter, ticket)
         started = time.monotonic()
-        status, answer, retries = self._send_with_retries(request)
-        return Answer(answer, status, time.monotonic() - started, retries)
+        status, answer, retries, maybe_twice = self._send_with_retries(request)
+        return Answer(answer, status, time.monotonic() - started, retries, maybe_twice)
 
     def allowed_in_flight(self, lane: Lane) -> int:
         """How many requests of the lane's budget may be in flight right now."""
@@ -143,14 +154,17 @@ class UploadClient:
             raise UploadError(f"CleverTap has no dry run for {lane.name} requests.")
         return self.base_url + lane.path + "?dryRun=1"
 
-    def _send_with_retries(self, request: _Request) -> tuple[int, Any, int]:
-        """Attempts until one answers, with waits between them that a stop cuts short."""
+    def _send_with_retries(self, request: _Request) -> tuple[int, Any, int, bool]:
+        """Attempts until one answers, with waits between them that a stop cuts short; and
+        whether a failed attempt may have been stored as well."""
         schedule = backoff.expo(factor=self._first_wait, max_value=MAX_WAIT_SECONDS)
         next(schedule)
+        maybe_stored = False
         for attempt in itertools.count(1):
             try:
                 status, answer = self._attempt(request, first=attempt == 1)
             except RetryableError as error:
+                maybe_stored = maybe_stored or error.maybe_stored
                 if attempt > self._max_retries:
                     raise UploadError(f"{error} (gave up after {attempt} attempts)") from None
                 wait = retry_wait(error, schedule)
@@ -158,7 +172,7 @@ class UploadClient:
                 if not self._waited_to_retry(wait):
                     raise UploadError(f"{error}; not retried, as the run is stopping") from None
                 continue
-            return status, answer, attempt - 1
+            return status, answer, attempt - 1, maybe_stored
         raise AssertionError("unreachable")  # itertools.count never ends
 
     def _waited_to_retry(self, seconds: float) -> bool:
@@ -221,7 +235,10 @@ class UploadClient:
         except requests.Timeout:
             raise RetryableError(f"no answer within {timeout:g}s") from None
         except requests.ConnectionError as exc:
-            raise RetryableError(f"connection failed ({_root_cause(exc)})") from None
+            cause = _root_cause(exc)
+            raise RetryableError(
+                f"connection failed ({cause})", maybe_stored=cause != "ConnectionRefusedError"
+            ) from None
 
     def _read(self, reply: _Reply, request: _Request) -> Any:
         status = reply.status

@@ -74,6 +74,9 @@ class Settings:
     fail_on_rejected: bool = False
     stop_grace_seconds: float = 20.0
     progress_interval_seconds: float = 30.0
+    event_ledger_path: str | None = None
+    event_ledger_url: str | None = field(default=None, repr=False)
+    event_ledger_days: int = 30
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -103,6 +106,9 @@ _TUNABLES: dict[str, Any] = {
     "fail_on_rejected": bool,
     "stop_grace_seconds": float,
     "progress_interval_seconds": float,
+    "event_ledger_path": str,
+    "event_ledger_url": str,
+    "event_ledger_days": int,
 }
 
 
@@ -219,6 +225,7 @@ STREAM_SETTINGS_SCHEMA = th.ObjectType(
             "(profile streams only); format date sends $D_<epoch seconds>."
         ),
     ),
+    th.Property("event_key_fields", th.ArrayType(th.StringType)),
 )
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -268,7 +275,9 @@ CONFIG_SCHEMA = th.PropertiesList(
             "of a profile does), object_id_field (the CleverTap ID linked to the identity) and "
             "properties (field mapping: renames, $add/$remove/$incr/$decr operations, dates); "
             "token streams: token_field, token_type or token_type_field, token_keys_field; "
-            "subscription streams: channel or channel_field, value_field, status_field."
+            "subscription streams: channel or channel_field, value_field, status_field; event "
+            "streams: event_key_fields (source fields that identify an event for the event "
+            'ledger, e.g. ["order_id"]; else a hash of the mapped event).'
         ),
     ),
     th.Property(
@@ -362,6 +371,36 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "event_ledger_path",
+        th.StringType,
+        title="Event ledger file",
+        description=(
+            "SQLite file (created with its folders) remembering every event CleverTap accepted, "
+            "so a re-run, a resume after a crash or a re-read boundary row never sends it "
+            "again. Keep it on a persistent volume."
+        ),
+    ),
+    th.Property(
+        "event_ledger_url",
+        th.StringType,
+        secret=True,
+        title="Event ledger database URL",
+        description=(
+            "postgresql:// URL of a database holding the event ledger instead of a file, "
+            "shared by workers on several machines (needs target-clevertap[postgres])."
+        ),
+    ),
+    th.Property(
+        "event_ledger_days",
+        th.IntegerType,
+        default=default_of("event_ledger_days"),
+        title="Event ledger retention",
+        description=(
+            "Days an event's key is kept in the ledger (pruned at start); re-running data "
+            "delivered longer ago than that sends it again."
+        ),
+    ),
+    th.Property(
         "map_standard_fields",
         th.BooleanType,
         default=DEFAULT_MAP_STANDARD_FIELDS,
@@ -435,6 +474,7 @@ def config_errors(config: Mapping[str, Any]) -> list[str]:
         *_endpoint_errors(config),
         *_limit_errors(config),
         *_phone_region_errors(config),
+        *_ledger_errors(config),
         *_stream_errors(config),
     ]
 
@@ -501,6 +541,7 @@ def _limit_errors(config: Mapping[str, Any]) -> list[str]:
         ("stop_grace_seconds", 0, 3600, False),
         ("batch_size_rows", 1, None, True),
         ("progress_interval_seconds", 0, 86400, False),
+        ("event_ledger_days", 1, 36_500, True),
     ]
     errors = []
     for name, low, high, whole in checks:
@@ -526,6 +567,21 @@ def _phone_region_errors(config: Mapping[str, Any]) -> list[str]:
         f"Setting 'default_phone_region' is {region!r}, which is not an ISO country code "
         "(e.g. US, GB, IN)."
     ]
+
+
+def _ledger_errors(config: Mapping[str, Any]) -> list[str]:
+    path, url = config.get("event_ledger_path"), config.get("event_ledger_url")
+    if path and url:
+        return [
+            "Settings 'event_ledger_path' and 'event_ledger_url' are both set: keep the event "
+            "ledger in one place, a SQLite file or a PostgreSQL database."
+        ]
+    if url and urlsplit(str(url)).scheme not in {"postgresql", "postgres"}:
+        return [
+            "Setting 'event_ledger_url' must be a postgresql:// URL (the value is not shown, "
+            "it is secret)."
+        ]
+    return []
 
 
 def _stream_errors(config: Mapping[str, Any]) -> list[str]:
@@ -556,6 +612,7 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
         errors += _null_errors(name, settings)
         errors += _identity_errors(config, name, settings)
         errors += property_errors(name, settings.properties, settings.type)
+        errors += _key_field_errors(name, streams[name].get("event_key_fields"))
         if settings.type == "event" and not (settings.event_name or settings.event_name_field):
             errors.append(
                 f"Stream '{name}' is an event stream but has neither 'event_name' nor "
@@ -610,3 +667,18 @@ def _identity_errors(config: Mapping[str, Any], name: str, settings: StreamSetti
         if why is not None:
             errors.append(f"Setting 'streams.{name}.object_id_field' is set, but {why}.")
     return errors
+
+
+def _key_field_errors(name: str, key_fields: Any) -> list[str]:
+    if key_fields is None:
+        return []
+    if (
+        not isinstance(key_fields, list)
+        or not key_fields
+        or not all(isinstance(f, str) and f for f in key_fields)
+    ):
+        return [
+            f"Setting 'streams.{name}.event_key_fields' must be a list of field names, "
+            'e.g. ["order_id"].'
+        ]
+    return []

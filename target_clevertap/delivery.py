@@ -6,6 +6,9 @@ bounded by the reader's window (see `Pipeline`), so memory stays flat when Cleve
 than the tap. A request refused whole as malformed (400) is split in halves until the records
 causing it are isolated (on every lane: an identity a delete call refuses alone is rejected with
 CleverTap's text, and the others are deleted).
+
+With an event ledger, a batch's records that an earlier run delivered are left out of its
+request (one lookup per batch, on the worker thread, see `ledger`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from target_clevertap.client import (
     UploadError,
     encodable,
 )
+from target_clevertap.event_keys import EventKeys
 from target_clevertap.lanes import Budget, Lane
+from target_clevertap.ledger import LedgerError
 from target_clevertap.ordering import Kind, OrderingBarrier, Touches
 from target_clevertap.response import RecordFailure, read_upload_result
 
@@ -50,18 +55,21 @@ class Route:
     kind: Kind
     identity_key: str  # the kind of identity its records are for (identity, objectId, ...)
     payload_key: str  # where a payload holds it (`guid` for an objectId in a delete)
+    keys: EventKeys | None = None  # events with a ledger: each record's key
 
 
 @dataclass
 class Batch:
     """Records of one route on their way: payloads as sent, input records for the rejects file,
-    their checkpoint span and the identities they touch."""
+    their checkpoint span, the identities they touch and (events, with a ledger) their keys."""
 
     route: Route
     span: int
     payloads: list[dict[str, Any]] = field(default_factory=list)
     records: list[Mapping[str, Any]] = field(default_factory=list)
     identities: set[str] = field(default_factory=set)
+    keys: list[bytes | None] = field(default_factory=list)  # set by the ledger's lookup
+    first_record: int = -1  # the number of its first record in the input, for messages
 
     @property
     def stream(self) -> str:
@@ -83,6 +91,8 @@ class BatchOutcome:
     retries: int = 0
     requests: int = 0
     allowed_in_flight: int = 0
+    maybe_stored_twice: bool = False  # a retry followed an attempt CleverTap may have stored
+    already_delivered: frozenset[int] = frozenset()  # left out: an earlier run delivered them
 
 
 class DeliveryFailed(Exception):
@@ -99,8 +109,12 @@ class Delivery:
         on_delivered: Callable[[Batch, BatchOutcome], None],
         on_failed: Callable[[Batch], None],
         logger: logging.Logger,
+        *,
+        delivered_before: Callable[[Batch], frozenset[int]] | None = None,
     ) -> None:
+        """`delivered_before` gives a keyed batch's records that an earlier run delivered."""
         self._client = client
+        self._delivered_before = delivered_before
         self._on_delivered = on_delivered
         self._on_failed = on_failed
         self._logger = logger
@@ -174,16 +188,27 @@ class Delivery:
     def _deliver(self, batch: Batch, number: int, before: frozenset[int]) -> None:
         try:
             self._barrier.wait_for(before)
-            outcome = self._send(batch.route.lane, batch.payloads, batch.stream)
+            outcome = self._send_undelivered(batch)
             outcome.allowed_in_flight = self._client.allowed_in_flight(batch.route.lane)
             self._on_delivered(batch, outcome)
-        except UploadError as exc:
+        except (UploadError, LedgerError) as exc:
             self._fail(batch, exc)
         except Exception as exc:
             self._logger.exception("Stream '%s': unexpected error while delivering", batch.stream)
             self._fail(batch, exc)
         finally:
             self._barrier.leave(number)
+
+    def _send_undelivered(self, batch: Batch) -> BatchOutcome:
+        """Send the batch but the records an earlier run delivered."""
+        lane, payloads = batch.route.lane, batch.payloads
+        look_up = self._delivered_before
+        known = look_up(batch) if look_up is not None and batch.route.keys is not None else None
+        if not known:
+            return self._send(lane, payloads, batch.stream)
+        kept = [i for i in range(len(payloads)) if i not in known]
+        outcome = self._send_subset(lane, payloads, batch.stream, kept)
+        return replace(outcome, already_delivered=known)
 
     def _send(self, lane: Lane, payloads: list[dict[str, Any]], stream: str) -> BatchOutcome:
         try:
@@ -195,7 +220,14 @@ class Delivery:
         failures = (
             read_upload_result(answer.body, payloads).failures if lane.answered_per_record else []
         )
-        return BatchOutcome(failures, answer.status, answer.seconds, answer.retries, 1)
+        return BatchOutcome(
+            failures,
+            answer.status,
+            answer.seconds,
+            answer.retries,
+            1,
+            maybe_stored_twice=answer.maybe_stored_twice,
+        )
 
     def _split(
         self, lane: Lane, payloads: list[dict[str, Any]], stream: str, error: str
@@ -220,6 +252,7 @@ class Delivery:
             first.seconds + second.seconds,
             first.retries + second.retries,
             1 + first.requests + second.requests,
+            maybe_stored_twice=first.maybe_stored_twice or second.maybe_stored_twice,
         )
 
     def _send_encodable(
@@ -228,10 +261,17 @@ class Delivery:
         """Send the records a request can carry; refuse the others here, each with its reason."""
         refused = [i for i, payload in enumerate(payloads) if not encodable(payload)]
         kept = sorted(set(range(len(payloads))) - set(refused))
+        outcome = self._send_subset(lane, payloads, stream, kept)
+        failures = [RecordFailure(i, UNENCODABLE, UNENCODABLE_REASON, sent=False) for i in refused]
+        return replace(outcome, failures=outcome.failures + failures)
+
+    def _send_subset(
+        self, lane: Lane, payloads: list[dict[str, Any]], stream: str, kept: list[int]
+    ) -> BatchOutcome:
+        """Send the payloads at the `kept` indices; failures point into `payloads`."""
         sendable = [payloads[i] for i in kept]
         outcome = self._send(lane, sendable, stream) if kept else BatchOutcome()
         failures = [replace(f, index=kept[f.index]) for f in outcome.failures]
-        failures += [RecordFailure(i, UNENCODABLE, UNENCODABLE_REASON, sent=False) for i in refused]
         return replace(outcome, failures=failures)
 
     def _fail(self, batch: Batch, error: Exception) -> None:

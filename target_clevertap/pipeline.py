@@ -9,6 +9,10 @@ The reader's window: the reader stays within `max_concurrency x batch_size_rows`
 oldest unsettled record. This bounds what a crash can make the next run send twice (delivered
 records the last state does not cover) and the memory held; and a stream that went quiet with a
 partial batch has it sent, instead of holding state back until the end of the run.
+
+With an event ledger (see `ledger`), a batch's event keys are taken and looked up on its worker
+thread before it is sent; a delivered batch's accepted keys are committed to the ledger before
+its span closes, so before any STATE covering them is written.
 """
 
 from __future__ import annotations
@@ -24,14 +28,18 @@ from target_clevertap.checkpoint import Checkpoint
 from target_clevertap.client import UploadClient
 from target_clevertap.config import Settings
 from target_clevertap.delivery import Batch, BatchOutcome, Delivery, Route
+from target_clevertap.event_keys import EventKeys
 from target_clevertap.jsonl import dumps_exact
 from target_clevertap.lanes import LANES, UPLOADS, Budget
+from target_clevertap.ledger import open_ledger
 from target_clevertap.mapping import Payload, Rejection
 from target_clevertap.ordering import ONE_PER_REQUEST, must_follow
+from target_clevertap.plan import StreamPlan
 from target_clevertap.preflight import SIZE_CODES
 from target_clevertap.progress import ProgressLog
 from target_clevertap.rejects import RejectsFile
 from target_clevertap.report import RunReport
+from target_clevertap.response import UNKNOWN_OUTCOME
 
 # A process told to stop at once waits at most this long for a STATE line being written.
 STATE_LINE_GRACE_SECONDS = 5.0
@@ -47,12 +55,20 @@ class Pipeline:
     def __init__(self, settings: Settings, logger: logging.Logger) -> None:
         self._settings = settings
         self._logger = logger
+        self._ledger = open_ledger(settings)  # raises LedgerError: the run cannot start
         self._client = UploadClient(settings, logger)
         ceilings: dict[Budget, int] = {
             "upload": settings.max_concurrency,
             "other": settings.max_concurrency_other,
         }
-        self._delivery = Delivery(self._client, ceilings, self._delivered, self._failed, logger)
+        self._delivery = Delivery(
+            self._client,
+            ceilings,
+            self._delivered,
+            self._failed,
+            logger,
+            delivered_before=self._delivered_before if self._ledger else None,
+        )
         self._batch_limits = {lane: min(settings.batch_rows, lane.max_records) for lane in LANES}
         self._window = settings.max_concurrency * self._batch_limits[UPLOADS]
         self._checkpoint = Checkpoint(None if settings.dry_run else _write_state_line)
@@ -73,6 +89,12 @@ class Pipeline:
         self._undelivered: int | None = None  # counted once delivery has ended
         self.abandoned_requests = False
         """Requests were still open at the stop deadline: their threads may never end."""
+
+    def event_keys(self, plan: StreamPlan) -> EventKeys | None:
+        """How the stream's events are keyed in the ledger; None if it does not use one."""
+        if self._ledger is None or plan.kind != "event":
+            return None
+        return EventKeys(plan.event_key_fields, plan.identity_type)
 
     def accept(
         self,
@@ -106,7 +128,8 @@ class Pipeline:
             self._send_first_if_it_holds(route, identity)
         batch = self._filling.get(route)
         if batch is None:
-            batch = self._filling[route] = Batch(route, self._checkpoint.open_span(position))
+            span = self._checkpoint.open_span(position)
+            batch = self._filling[route] = Batch(route, span, first_record=position)
         batch.payloads.append(result)
         batch.records.append(record)
         batch.identities.add(identity)
@@ -165,6 +188,8 @@ class Pipeline:
         if self._undelivered is None:  # a failed run comes here twice: at end of input, on exit
             self._undelivered = self._end_delivery()
             self._rejects.close()
+            if self._ledger is not None:
+                self._ledger.close()
             self._log_summary()
         if self._delivery.failure is not None:
             raise RunFailed(
@@ -274,7 +299,7 @@ class Pipeline:
     def _delivered(self, batch: Batch, outcome: BatchOutcome) -> None:
         """Runs on a worker thread once CleverTap has answered for every record of a batch."""
         codes = []
-        sent = len(batch.payloads)
+        sent = len(batch.payloads) - len(outcome.already_delivered)
         erasures = batch.route.kind == "delete"
         for failure in outcome.failures:
             self._rejects.write(
@@ -294,7 +319,7 @@ class Pipeline:
         self._report.batch_answered(batch.stream, len(batch.payloads))
         self._logger.debug(
             "Stream '%s': sent %d, accepted %d, rejected %d, HTTP %d, %.0f ms, %d retries, "
-            "%d in flight allowed.",
+            "%d in flight allowed%s.",
             batch.stream,
             sent,
             sent - len(codes),
@@ -303,8 +328,58 @@ class Pipeline:
             outcome.seconds * 1000,
             outcome.retries,
             outcome.allowed_in_flight,
+            f", {len(outcome.already_delivered)} already delivered"
+            if outcome.already_delivered
+            else "",
         )
+        if batch.route.kind == "event":
+            self._count_possible_duplicates(batch, outcome, sent - len(codes))
+        if batch.keys:
+            self._record_in_ledger(batch, outcome)
         self._checkpoint.close_span(batch.span)
+
+    def _delivered_before(self, batch: Batch) -> frozenset[int]:
+        """Runs on a worker thread (keys are taken here, not on the reading thread): the
+        batch's records whose keys an earlier run recorded."""
+        assert self._ledger is not None
+        assert batch.route.keys is not None
+        key_of = batch.route.keys.key_of
+        pairs = zip(batch.records, batch.payloads, strict=True)
+        keys = batch.keys = [key_of(record, payload) for record, payload in pairs]
+        known = self._ledger.delivered_before(batch.stream, [k for k in keys if k is not None])
+        return frozenset(i for i, key in enumerate(keys) if key is not None and key in known)
+
+    def _record_in_ledger(self, batch: Batch, outcome: BatchOutcome) -> None:
+        """Commit the keys of the records CleverTap accepted (and refresh those it had), before
+        the batch's span closes and a STATE covering them may be written; count the rest."""
+        assert self._ledger is not None
+        failed = {f.index: f.sent for f in outcome.failures}
+        accepted = [k for i, k in enumerate(batch.keys) if k is not None and i not in failed]
+        unkeyed = sum(1 for i, key in enumerate(batch.keys) if key is None and failed.get(i, True))
+        if not self._settings.dry_run:
+            self._ledger.remember(batch.stream, accepted)
+        self._report.ledger_outcome(batch.stream, len(outcome.already_delivered), unkeyed)
+
+    def _count_possible_duplicates(
+        self, batch: Batch, outcome: BatchOutcome, accepted: int
+    ) -> None:
+        """Events CleverTap may have stored twice: the batch was retried after an attempt whose
+        fate is unknown (a timeout, a 5xx), or its answer left some records' fate unknown."""
+        unknown = sum(1 for f in outcome.failures if f.code == UNKNOWN_OUTCOME)
+        count = unknown + (accepted if outcome.maybe_stored_twice else 0)
+        if not count:
+            return
+        self._report.possibly_duplicated(batch.stream, count)
+        self._logger.warning(
+            "Stream '%s': %d events of the batch from input record %d on may be stored twice "
+            "by CleverTap (%s); neither the target nor its event ledger can tell.",
+            batch.stream,
+            count,
+            batch.first_record + 1,
+            "a retry followed an attempt whose outcome is unknown"
+            if outcome.maybe_stored_twice
+            else "its answer left their outcome unknown",
+        )
 
 
 def _write_state_line(state: Any) -> None:

@@ -63,6 +63,7 @@ class StreamSettings:
     token: TokenSettings
     subscription: SubscriptionSettings
     own_entry: Mapping[str, Any]  # the stream's own `streams` entry, as given
+    event_key_fields: tuple[str, ...]
     identity_fallbacks: tuple[str, ...] = ()  # tried in order when identity_field is blank
     object_id_field: str | None = None
     properties: Any = None  # the `properties` setting as given (see `field_mapping`)
@@ -84,6 +85,7 @@ class StreamPlan:
     default_phone_region: str | None
     on_delete: str = DEFAULT_ON_DELETE
     on_null: str = DEFAULT_ON_NULL
+    event_key_fields: tuple[str, ...] = ()  # what identifies an event for the ledger
     notes: tuple[str, ...] = ()  # said once at the stream's start: settings that do not apply
     token: TokenSettings | None = None  # token streams only
     subscription: SubscriptionSettings | None = None  # subscription streams only
@@ -187,6 +189,7 @@ def stream_settings(config: Mapping[str, Any], stream: str) -> StreamSettings:
         identity_fallbacks=identities[1:],
         object_id_field=merged.get("object_id_field") or None,
         properties=merged.get("properties"),
+        event_key_fields=tuple(merged.get("event_key_fields") or ()),
     )
 
 
@@ -221,12 +224,26 @@ def plan_stream(config: Mapping[str, Any], stream: str, schema: Mapping[str, Any
         default_phone_region=config.get("default_phone_region") or None,
         on_delete=on_delete,
         on_null=on_null,
-        notes=tuple(note for note in (delete_note, null_note) if note),
+        event_key_fields=settings.event_key_fields,
+        notes=tuple(
+            note
+            for note in (delete_note, null_note, _key_fields_note(stream, kind, settings))
+            if note
+        ),
         token=settings.token if kind == "token" else None,
         subscription=settings.subscription if kind == "subscription" else None,
         identity_fallbacks=settings.identity_fallbacks,
         object_id_field=settings.object_id_field,
         fields=_field_mapping(stream, kind, settings.properties),
+    )
+
+
+def _key_fields_note(stream: str, kind: StreamKind, settings: StreamSettings) -> str | None:
+    if not settings.event_key_fields or kind == "event":
+        return None
+    return (
+        f"Stream '{stream}': 'event_key_fields' does not apply (a {kind} stream does not use "
+        "the event ledger: sending it again is harmless)."
     )
 
 

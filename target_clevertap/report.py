@@ -21,6 +21,9 @@ class StreamTally:
     not_erased: int = 0  # deletions rejected, here or by CleverTap
     held_in_dry_run: int = 0
     held_kind: str = "delete"  # the kind of the records a dry run held: delete or subscription
+    already_delivered: int = 0  # events an earlier run delivered (the ledger): not sent again
+    sent_without_key: int = 0  # events sent without deduplication: they have no ledger key
+    possibly_duplicated: int = 0  # events CleverTap may have stored twice
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -116,6 +119,18 @@ class RunReport:
                 tally.deleted += sent - len(refused_codes)
                 tally.not_erased += len(refused_codes)
 
+    def ledger_outcome(self, stream: str, already_delivered: int, without_key: int) -> None:
+        """A batch's events left out as delivered before, and those sent without a key."""
+        with self._lock:
+            tally = self._tally(stream)
+            tally.already_delivered += already_delivered
+            tally.sent_without_key += without_key
+
+    def possibly_duplicated(self, stream: str, count: int) -> None:
+        """Events of a batch CleverTap may have stored twice."""
+        with self._lock:
+            self._tally(stream).possibly_duplicated += count
+
     @property
     def not_erased(self) -> dict[str, int]:
         """Per stream, the profiles to delete that were rejected instead."""
@@ -171,6 +186,12 @@ def _summary_line(stream: str, tally: StreamTally) -> str:
     if tally.reasons:
         top = ", ".join(f"{code} x{n}" for code, n in tally.reasons.most_common(5))
         line += f" (most frequent reasons: {top})"
+    if tally.already_delivered:
+        line += f", already delivered {tally.already_delivered} (by an earlier run: not sent again)"
+    if tally.sent_without_key:
+        line += f", sent without a key {tally.sent_without_key} (not deduplicated)"
+    if tally.possibly_duplicated:
+        line += f", possibly duplicated {tally.possibly_duplicated} (see the warnings)"
     if tally.deleted:
         line += f", deleted {tally.deleted} profiles"
     if tally.held_in_dry_run:

@@ -16,6 +16,7 @@ from singer_sdk import metrics
 from singer_sdk.sinks import BatchSink
 
 from target_clevertap.delivery import Route
+from target_clevertap.event_keys import EventKeys
 from target_clevertap.lanes import DELETES, DEVICE_TOKENS, SUBSCRIPTIONS, UPLOADS
 from target_clevertap.mapping import (
     Notice,
@@ -63,7 +64,7 @@ class CleverTapSink(BatchSink):
         self._linked = self.plan.object_id_field is not None
         super().__init__(target, stream_name, schema, key_properties)
         self._pipeline = target.pipeline
-        self._route = _route(self.plan)
+        self._route = _route(self.plan, self._pipeline.event_keys(self.plan))
         identity_type = self.plan.identity_type
         self._deletes = Route(
             stream_name, DELETES, "delete", identity_type, DELETABLE_BY.get(identity_type, "")
@@ -187,13 +188,14 @@ class DebugTimer(metrics.Timer):
 SUBSCRIBED_ADDRESS = "address"
 
 
-def _route(plan: StreamPlan) -> Route:
-    """Where a stream's mapped records go (a delete stream's go to `CleverTapSink.delete`)."""
+def _route(plan: StreamPlan, keys: EventKeys | None) -> Route:
+    """Where a stream's mapped records go (a delete stream's go to `CleverTapSink.delete`);
+    `keys`: an event stream's ledger keys, when there is a ledger."""
     if plan.kind == "token":
         return Route(plan.stream, DEVICE_TOKENS, "token", plan.identity_type, plan.identity_type)
     if plan.kind == "subscription":
         return Route(plan.stream, SUBSCRIPTIONS, "subscription", SUBSCRIBED_ADDRESS, "value")
-    return Route(plan.stream, UPLOADS, plan.kind, plan.identity_type, plan.identity_type)
+    return Route(plan.stream, UPLOADS, plan.kind, plan.identity_type, plan.identity_type, keys=keys)
 
 
 def _mapper(

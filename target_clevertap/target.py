@@ -31,6 +31,7 @@ from target_clevertap.config_sources import (
     read_config_files,
 )
 from target_clevertap.delivery import DeliveryFailed
+from target_clevertap.ledger import LedgerError
 from target_clevertap.messages import InputError, LineCountingReader
 from target_clevertap.pipeline import Pipeline, RunFailed
 from target_clevertap.plan import DEFAULT_ON_DELETE, DELETED_AT, UnusableStreamSettings
@@ -40,7 +41,7 @@ from target_clevertap.sink import CleverTapSink
 from target_clevertap.stopping import StopSignals
 from target_clevertap.text import shown
 
-SECRET_SETTINGS = frozenset({"passcode"})
+SECRET_SETTINGS = frozenset({"passcode", "event_ledger_url"})
 CLOCK_CHECK_SECONDS = 1.0
 
 
@@ -305,7 +306,11 @@ class TargetClevertap(Target):
             sys.exit(0)
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
-        target = cls(config=config.config, parse_env_config=config.parse_env)
+        try:
+            target = cls(config=config.config, parse_env_config=config.parse_env)
+        except LedgerError as exc:  # corrupt, unreadable or unreachable: never run without it
+            cls.logger.error("%s", exc)
+            sys.exit(1)
         code = target.run(file_input)
         if target.pipeline.abandoned_requests:
             _exit_leaving_threads(code)

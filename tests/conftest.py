@@ -14,6 +14,8 @@ import requests_mock as rm
 
 from target_clevertap.sandbox import Sandbox
 from target_clevertap.target import TargetClevertap
+from tests.e2e.e2e_postgres import PostgresServer, PostgresUnavailable
+from tests.skip_policy import skip_reason
 from tests.upload_api import (
     API_URL,
     PASSCODE,
@@ -92,3 +94,14 @@ def settings(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
         "retry_backoff_seconds": 0.01,
         "rejected_records_path": str(tmp_path / "rejected.jsonl"),
     }
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server for the session (the end-to-end tests' and the ledger's)."""
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as missing:
+        pytest.skip(skip_reason("postgresql-unavailable", str(missing)))
+    yield server
+    server.stop()

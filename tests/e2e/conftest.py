@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 from e2e_harness import Harness
 from e2e_meltano import Meltano
-from e2e_postgres import PostgresServer, PostgresUnavailable, create_source_tables
+from e2e_postgres import PostgresServer, create_source_tables
 from e2e_samples import sample_events, sample_users
 from e2e_sandbox import SandboxProcess
-
-from tests.skip_policy import skip_reason
 
 
 @pytest.fixture(scope="session")
@@ -22,16 +20,6 @@ def meltano() -> Meltano:
     runner = Meltano.for_repo()
     runner.ensure_plugins()
     return runner
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer.start()
-    except PostgresUnavailable as missing:
-        pytest.skip(skip_reason("postgresql-unavailable", str(missing)))
-    yield server
-    server.stop()
 
 
 _database_numbers = itertools.count(1)

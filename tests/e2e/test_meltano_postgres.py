@@ -207,3 +207,32 @@ def test_a_tap_writing_gzip_batch_files_delivers_every_row(
         split_users(source.users).bad,
         split_events(source.events).bad,
     )
+
+
+@pytest.mark.parametrize("ledger_kind", ["sqlite", "postgres"])
+def test_with_the_event_ledger_the_re_read_boundary_event_is_not_sent_again(
+    harness: Harness, source: Source, ledger_kind: str, tmp_path: Path
+) -> None:
+    if ledger_kind == "sqlite":
+        ledger = {"TARGET_CLEVERTAP_EVENT_LEDGER_PATH": str(tmp_path / "ledger" / "events.db")}
+    else:
+        database = f"ledger_{source.database}"
+        source.server.create_database(database)
+        url = f"postgresql://postgres@{source.server.host}:{source.server.port}/{database}"
+        ledger = {"TARGET_CLEVERTAP_EVENT_LEDGER_URL": url}
+    meltano = postgres_meltano(harness, source).with_env(**ledger)
+
+    first = meltano.run(*PIPELINE)
+    assert first.returncode == 0, first.explain()
+    boundary = Reread.at(source, bookmarks(meltano)).events
+    events_before = len(harness.stored().events)
+    new = new_event(1, source.users[0]["id"], "2025-04-03T10:00:00Z")
+    source.add([], [new])
+    second = meltano.run(*PIPELINE)
+
+    assert second.returncode == 0, second.explain()
+    assert boundary, "tap-postgres re-reads the row at its bookmark: the case under test"
+    sent = [e["evt_data"]["event_id"] for e in harness.stored().events[events_before:]]
+    assert sent == [new["event_id"]]
+    if not any(is_bad_event(row) for row in boundary):
+        assert f"already delivered {len(boundary)} " in second.stderr

@@ -417,3 +417,31 @@ def test_unknown_phone_region_is_refused(region: Any) -> None:
 def test_star_entry_that_is_not_an_object_is_refused_without_crashing() -> None:
     errors = config_errors(config(streams={"*": "profile", "users": {"type": "profile"}}))
     assert errors == ["Setting 'streams.*' must be an object."]
+
+
+def test_the_event_ledger_settings() -> None:
+    assert config_errors(config(event_ledger_path="ledger.db", event_ledger_days=7)) == []
+    assert config_errors(config(event_ledger_url="postgresql://u:secret-pw@db/x")) == []
+    (both,) = config_errors(config(event_ledger_path="l.db", event_ledger_url="postgresql://db"))
+    assert "'event_ledger_path' and 'event_ledger_url' are both set" in both
+    (scheme,) = config_errors(config(event_ledger_url="mysql://u:secret-pw@db/x"))
+    assert "must be a postgresql:// URL" in scheme
+    assert "secret-pw" not in scheme
+    (days,) = config_errors(config(event_ledger_days=0))
+    assert days == "Setting 'event_ledger_days' is 0; it must be between 1 and 36500."
+
+
+@pytest.mark.parametrize("key_fields", [[], "order_id", [""], [1]])
+def test_event_key_fields_must_be_a_list_of_field_names(key_fields: Any) -> None:
+    (error,) = config_errors(config(streams={"orders": {"event_key_fields": key_fields}}))
+    assert error.startswith("Setting 'streams.orders.event_key_fields' must be a list")
+
+
+def test_event_key_fields_on_a_profile_stream_are_noted_and_left_unused() -> None:
+    settings = config(streams={"*": {"event_key_fields": ["id"]}})
+    assert plan_stream(settings, "users", SCHEMA).notes == (
+        "Stream 'users': 'event_key_fields' does not apply (a profile stream does not use the "
+        "event ledger: sending it again is harmless).",
+    )
+    assert plan_stream(settings, "clicks", EVENT_SCHEMA).event_key_fields == ("id",)
+    assert plan_stream(settings, "clicks", EVENT_SCHEMA).notes == ()

@@ -1,0 +1,276 @@
+"""The event delivery ledger: the keys of events CleverTap accepted, so no later run re-sends one.
+
+Keys live on disk, in SQLite (`event_ledger_path`) or PostgreSQL (`event_ledger_url`), in one
+table keyed by (account ID, stream, key), so one ledger serves several projects and streams.
+Each row also holds the run that wrote it: a lookup ignores this run's own rows, so within one
+run every input record is sent, whatever the batch timing. Rows older than `event_ledger_days`
+are pruned at start. Every write commits before it returns (see `Pipeline._delivered`: before
+any STATE covering the records). A dry run reads but never writes (nor creates) the ledger.
+
+Worker threads share one connection behind a lock; each call handles a whole batch of keys.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from target_clevertap.config import Settings
+from target_clevertap.event_keys import KEY_SIZE
+from target_clevertap.text import secret_forms, without_secret
+
+TABLE = "clevertap_event_ledger"
+SECONDS_PER_DAY = 86_400
+POSTGRES_EXTRA = "target-clevertap[postgres]"
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+_LOCK_ID = 0x6C656467  # the PostgreSQL advisory lock taken while creating the table
+# A batch's keys, bound as one string of bytes (?2) of ?1 keys, as rows `key` of `each_key`: one
+# statement step for the whole batch. Bound row by row (executemany), each row's step gives the
+# GIL back and waits to take it again from the busy reading thread: ten times slower.
+_EACH_KEY = (
+    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1), "
+    f"each_key(key) AS (SELECT substr(?2, i * {KEY_SIZE} + 1, {KEY_SIZE}) FROM n) "
+)
+
+_T = TypeVar("_T")
+
+
+class LedgerError(Exception):
+    """The ledger cannot be read or written: the run must stop (never go on without it)."""
+
+
+class Ledger:
+    """The keys already delivered for one account; thread-safe."""
+
+    def __init__(self, account_id: str, where: str, *, read_only: bool) -> None:
+        self.account_id = account_id
+        self.where = where  # for messages: the file, or the database without credentials
+        self.read_only = read_only
+        # Random, so runs never share one; were two to, keys would only be sent again.
+        self.run_id = secrets.randbits(63)
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()
+        self._driver_errors: tuple[type[Exception], ...] = ()  # the database driver's errors
+
+    def delivered_before(self, stream: str, keys: Collection[bytes]) -> set[bytes]:
+        """The keys among `keys` that an earlier run (not this one) recorded for the stream."""
+        if not keys:
+            return set()
+        return self._guarded("read", lambda: self._known(stream, sorted(set(keys))))
+
+    def remember(self, stream: str, keys: Collection[bytes]) -> None:
+        """Record keys CleverTap accepted (or re-confirmed), committed before returning."""
+        if keys:
+            self._guarded("write", lambda: self._record(stream, sorted(set(keys)), _now()))
+
+    def prune(self, days: int) -> None:
+        """Forget this account's keys recorded more than `days` days ago."""
+        cutoff = _now() - days * SECONDS_PER_DAY
+        self._guarded("prune", lambda: self._forget_before(cutoff))
+
+    def close(self) -> None:
+        """Release the connection."""
+        with self._lock:
+            self._close()
+
+    def _guarded(self, action: str, call: Callable[[], _T]) -> _T:
+        with self._lock, self._errors(f"could not {action} it"):
+            return call()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        errors: tuple[type[Exception], ...] = (OSError, sqlite3.Error, *self._driver_errors)
+        try:
+            yield
+        except errors as exc:
+            reason = without_secret(" ".join(str(exc).split()) or type(exc).__name__, self._secrets)
+            raise LedgerError(f"The event ledger {self.where} {doing}: {reason}.") from None
+
+    def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
+        raise NotImplementedError
+
+    def _record(self, stream: str, keys: list[bytes], now: int) -> None:
+        raise NotImplementedError
+
+    def _forget_before(self, cutoff: int) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteLedger(Ledger):
+    """A ledger in a SQLite file: WAL mode and a busy timeout, so several processes share it."""
+
+    def __init__(self, account_id: str, path: str, *, read_only: bool) -> None:
+        super().__init__(account_id, f"'{path}'", read_only=read_only)
+        self._db: sqlite3.Connection | None = None
+        with self._errors("cannot be opened"):
+            db = self._db = _open_sqlite(path, read_only=read_only)
+            if db is not None and not read_only:
+                db.executescript(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                    # No index on recorded_at: pruning scans the table once a run, and every
+                    # insert would update that index as well.
+                    f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id TEXT NOT NULL, "
+                    "stream TEXT NOT NULL, event_key BLOB NOT NULL, run_id INTEGER NOT NULL, "
+                    "recorded_at INTEGER NOT NULL, PRIMARY KEY (account_id, stream, event_key)) "
+                    "WITHOUT ROWID;"
+                )
+            elif db is not None:
+                db.execute(f"SELECT count(*) FROM {TABLE} WHERE 0").fetchall()
+
+    def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
+        if self._db is None:  # a dry run before the ledger's first run: nothing recorded yet
+            return set()
+        rows = self._db.execute(
+            _EACH_KEY + f"SELECT event_key FROM {TABLE} WHERE account_id = ?3 AND stream = ?4 "
+            "AND run_id <> ?5 AND event_key IN (SELECT key FROM each_key)",
+            (len(keys), b"".join(keys), self.account_id, stream, self.run_id),
+        )
+        return {row[0] for row in rows}
+
+    def _record(self, stream: str, keys: list[bytes], now: int) -> None:
+        assert self._db is not None
+        with self._db:  # one transaction, committed on leaving
+            self._db.execute(
+                _EACH_KEY + f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, "
+                "recorded_at) SELECT ?3, ?4, key, ?5, ?6 FROM each_key WHERE true "
+                "ON CONFLICT (account_id, stream, event_key) "
+                "DO UPDATE SET recorded_at = excluded.recorded_at",
+                (len(keys), b"".join(keys), self.account_id, stream, self.run_id, now),
+            )
+
+    def _forget_before(self, cutoff: int) -> None:
+        assert self._db is not None
+        with self._db:
+            self._db.execute(
+                f"DELETE FROM {TABLE} WHERE account_id = ? AND recorded_at < ?",
+                (self.account_id, cutoff),
+            )
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def _open_sqlite(path: str, *, read_only: bool) -> sqlite3.Connection | None:
+    """The connection; None for a dry run whose ledger file does not exist yet."""
+    if read_only:
+        if not os.path.exists(path):
+            return None
+        target, uri = f"file:{quote(os.path.abspath(path))}?mode=ro", True
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        target, uri = path, False
+    return sqlite3.connect(
+        target,
+        timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
+        uri=uri,
+        isolation_level="DEFERRED",
+        check_same_thread=False,  # shared by the worker threads, behind the ledger's lock
+    )
+
+
+class PostgresLedger(Ledger):
+    """A ledger in a PostgreSQL database (psycopg 3), shared by workers on several machines."""
+
+    def __init__(self, account_id: str, url: str, *, read_only: bool) -> None:
+        parts = urlsplit(url)
+        where = f"at postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+        super().__init__(account_id, where, read_only=read_only)
+        self._secrets = tuple(
+            form for secret in (parts.password, url) if secret for form in secret_forms(secret)
+        )
+        self._db: Any = None
+        self._exists = True
+        psycopg = _psycopg()
+        self._driver_errors = (psycopg.Error,)
+        with self._errors("cannot be opened"):
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=30)
+            if read_only:
+                found = self._db.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()
+                self._exists = found is not None and found[0] is not None
+            else:
+                self._create_table()
+
+    def _create_table(self) -> None:
+        # One transaction, serialised by an advisory lock: two processes starting on a new
+        # database at once would otherwise race in CREATE ... IF NOT EXISTS.
+        with self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id text NOT NULL, "
+                "stream text NOT NULL, event_key bytea NOT NULL, run_id bigint NOT NULL, "
+                "recorded_at bigint NOT NULL, PRIMARY KEY (account_id, stream, event_key))"
+            )
+            self._db.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at)")
+
+    def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
+        if not self._exists:
+            return set()
+        rows = self._db.execute(
+            f"SELECT event_key FROM {TABLE} WHERE account_id = %s AND stream = %s "
+            "AND run_id <> %s AND event_key = ANY(%s)",
+            (self.account_id, stream, self.run_id, keys),
+        )
+        return {row[0] for row in rows}
+
+    def _record(self, stream: str, keys: list[bytes], now: int) -> None:
+        # Keys sorted and unique: two processes inserting the same keys cannot deadlock, and a
+        # concurrent insert of a key only refreshes its time.
+        self._db.execute(
+            f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, recorded_at) "
+            "SELECT %s, %s, key, %s, %s FROM unnest(%s::bytea[]) AS key "
+            "ON CONFLICT (account_id, stream, event_key) "
+            "DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
+            (self.account_id, stream, self.run_id, now, keys),
+        )
+
+    def _forget_before(self, cutoff: int) -> None:
+        self._db.execute(
+            f"DELETE FROM {TABLE} WHERE account_id = %s AND recorded_at < %s",
+            (self.account_id, cutoff),
+        )
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg  # noqa: PLC0415 (an optional extra, needed only with event_ledger_url)
+    except ImportError:
+        raise LedgerError(
+            "Setting 'event_ledger_url' needs the PostgreSQL driver: install "
+            f"{POSTGRES_EXTRA} (psycopg 3)."
+        ) from None
+    return psycopg
+
+
+def open_ledger(settings: Settings) -> Ledger | None:
+    """The run's ledger, pruned, or None if none is set; raises LedgerError (one sentence)."""
+    read_only = settings.dry_run
+    ledger: Ledger
+    if settings.event_ledger_url:
+        ledger = PostgresLedger(settings.account_id, settings.event_ledger_url, read_only=read_only)
+    elif settings.event_ledger_path:
+        ledger = SqliteLedger(settings.account_id, settings.event_ledger_path, read_only=read_only)
+    else:
+        return None
+    if not read_only:
+        ledger.prune(settings.event_ledger_days)
+    return ledger
+
+
+def _now() -> int:
+    return int(time.time())
