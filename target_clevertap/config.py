@@ -650,6 +650,9 @@ def _null_errors(name: str, settings: StreamSettings) -> list[str]:
     return []
 
 
+STREAMS_WITH_IDS = (None, "profile", "event")  # the kinds that may link a CleverTap ID
+
+
 def _identity_errors(config: Mapping[str, Any], name: str, settings: StreamSettings) -> list[str]:
     errors = []
     if identity_fields(stream_entry(config, name).get("identity_field")) is None:
@@ -664,7 +667,9 @@ def _identity_errors(config: Mapping[str, Any], name: str, settings: StreamSetti
         errors.append(f"Setting 'streams.{name}.object_id_field' must be a field name.")
     elif object_id_field is not None:
         why = why_it_cannot_link(settings.type, settings.identity_type)
-        if why is not None:
+        # A "*" default is no concern of the streams that send no profiles or events.
+        concerns = "object_id_field" in settings.own_entry or settings.type in STREAMS_WITH_IDS
+        if why is not None and concerns:
             errors.append(f"Setting 'streams.{name}.object_id_field' is set, but {why}.")
     return errors
 

@@ -31,7 +31,8 @@ DEFAULT_VALUE_FIELD = "value"
 DEFAULT_STATUS_FIELD = "status"
 _ADDRESS = {"email": "an email address", "phone": "a phone number"}
 # Settings that name whose profile a record is for: a subscription names an address instead.
-IDENTITY_SETTINGS = ("identity_field", "identity_type", "object_id_field")
+# object_id_field too, refused for every stream that sends no profiles or events (config).
+IDENTITY_SETTINGS = ("identity_field", "identity_type")
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,14 @@ def test_subscription_settings_are_read_from_the_entry() -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["identity_field", "identity_type", "object_id_field"])
+def test_a_clevertap_id_field_on_the_stream_entry_is_refused() -> None:
+    assert config_errors(stream_config(object_id_field="ct_id")) == [
+        "Setting 'streams.optouts.object_id_field' is set, but a subscription stream sends no "
+        "profiles or events."
+    ]
+
+
+@pytest.mark.parametrize("name", ["identity_field", "identity_type"])
 def test_identity_settings_on_the_stream_entry_are_refused(name: str) -> None:
     value = "objectId" if name == "identity_type" else "user_id"
     assert config_errors(stream_config(**{name: value})) == [
@@ -181,6 +188,17 @@ def test_identity_settings_from_the_star_entry_are_no_concern_of_a_subscription_
         **CONFIG,
         "streams": {
             "*": {"identity_field": "user_id", "identity_type": "objectId"},
+            "optouts": {"type": "subscription"},
+        },
+    }
+    assert config_errors(config) == []
+
+
+def test_a_clevertap_id_field_from_the_star_entry_is_no_concern_of_a_subscription_stream() -> None:
+    config = {
+        **CONFIG,
+        "streams": {
+            "*": {"identity_field": "user_id", "object_id_field": "ct_id"},
             "optouts": {"type": "subscription"},
         },
     }
