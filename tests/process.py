@@ -91,14 +91,24 @@ def wait_for_log(process: subprocess.Popen[bytes], text: str, timeout: float = 3
     raise AssertionError(f"the target never logged {text!r}")
 
 
+# The SCHEMA of a second stream is logged only after everything before it was read.
+READ_IT_ALL = "Stream 'marker'"
+
+
 def start_with_buffered_users(config: dict, tmp_path: Path, count: int) -> subprocess.Popen[bytes]:
     """A running target holding `count` buffered users and a STATE, its stdin left open (a
     tap that sends nothing more)."""
+    process = start_feeding_users(config, tmp_path, count)
+    wait_for_log(process, READ_IT_ALL)
+    return process
+
+
+def start_feeding_users(config: dict, tmp_path: Path, count: int) -> subprocess.Popen[bytes]:
+    """A target given `count` users, a STATE and a marker stream whose line (`READ_IT_ALL`)
+    says it read them all, its stdin left open; returns without waiting for that line."""
     process = start_target(["--config", str(write_config(tmp_path, config))])
     assert process.stdin is not None
-    # The SCHEMA of a second stream is logged only after everything before it was read.
     marker = singer.schema("marker", singer.PROFILE_SCHEMA)
     process.stdin.write((singer.users_then_state(count, {"n": count}) + marker + "\n").encode())
     process.stdin.flush()
-    wait_for_log(process, "Stream 'marker'")
     return process

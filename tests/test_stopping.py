@@ -26,7 +26,9 @@ from target_clevertap.checkpoint import Checkpoint
 from target_clevertap.sandbox import Faults, Sandbox
 from tests import singer
 from tests.process import (
+    READ_IT_ALL,
     assert_no_passcode,
+    start_feeding_users,
     start_target,
     start_with_buffered_users,
     wait_for_log,
@@ -78,15 +80,40 @@ def test_sigint_is_a_stop_request_too(sandbox: Sandbox, settings: dict, tmp_path
     assert "Traceback" not in stderr
 
 
+GRACE = 2  # stop_grace_seconds of the tests that reach the deadline
+RETRY_WAIT = re.compile(r"retrying in (\d+(?:\.\d+)?)s")
+
+
+def wait_for_a_retry_wait_past(process: subprocess.Popen[bytes], seconds: float) -> None:
+    """Read stderr until the target has read all its input and begun a retry wait longer than
+    `seconds`: each wait is drawn at random (full jitter), so any one of them may be short, and
+    the retry line may come before or after the line that says all input was read."""
+    assert process.stderr is not None
+    read_it_all = long_wait = False
+    while not (read_it_all and long_wait):
+        line = process.stderr.readline().decode(errors="replace")
+        if not line:
+            raise AssertionError(f"the target ended without a retry wait of over {seconds}s")
+        read_it_all = read_it_all or READ_IT_ALL in line
+        wait = RETRY_WAIT.search(line)
+        long_wait = long_wait or (wait is not None and float(wait[1]) > seconds)
+
+
 def test_a_stop_cuts_a_retry_wait_short_and_writes_no_state_past_the_batch(
     sandbox: Sandbox, settings: dict, tmp_path: Path
 ) -> None:
     sandbox.set_faults(Faults(forever="503"))
-    config = {**settings, "batch_size_rows": 3, "retry_backoff_seconds": 600, "max_retries": 8}
-    process = start_with_buffered_users(
-        config, tmp_path, count=3
-    )  # a full batch: sent before the signal
-    wait_for_log(process, "retrying in")
+    # Every retry wait is drawn from 0-60 s (the cap). A retry due before the stop's deadline is
+    # still made, so the signal comes in a wait that ends well past it: that wait is cut short.
+    config = {
+        **settings,
+        "batch_size_rows": 3,
+        "retry_backoff_seconds": 600,
+        "max_retries": 8,
+        "stop_grace_seconds": GRACE,
+    }
+    process = start_feeding_users(config, tmp_path, count=3)  # a full batch: sent at once
+    wait_for_a_retry_wait_past(process, GRACE + 5)
 
     process.send_signal(signal.SIGTERM)
     code, stdout, stderr = ended(process, within=10)
@@ -122,8 +149,6 @@ def test_a_second_signal_exits_at_once_without_a_broken_state_line(
 
 
 # --- the stop grace period: delivery ends by its deadline, during an outage too -------------
-
-GRACE = 2
 
 
 def delivered_then_stuck(
