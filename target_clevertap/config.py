@@ -584,6 +584,18 @@ def _ledger_errors(config: Mapping[str, Any]) -> list[str]:
     return []
 
 
+STREAM_SETTING_NAMES = frozenset(STREAM_SETTINGS_SCHEMA.to_dict()["properties"])
+
+
+def _unknown_stream_keys_error(name: str, unknown: list[str]) -> str:
+    """A mistyped per-stream setting would otherwise be ignored, and its intent with it."""
+    listed = ", ".join(f"'{key}'" for key in unknown)
+    return (
+        f"Setting 'streams.{name}' has {listed}, which no stream takes; check the spelling "
+        "(--about lists each stream setting under 'streams')."
+    )
+
+
 def _stream_errors(config: Mapping[str, Any]) -> list[str]:
     streams = config.get("streams") or {}
     if not isinstance(streams, Mapping):
@@ -591,7 +603,11 @@ def _stream_errors(config: Mapping[str, Any]) -> list[str]:
     malformed = [name for name, entry in streams.items() if not isinstance(entry, Mapping)]
     if malformed:
         return [f"Setting 'streams.{name}' must be an object." for name in malformed]
-    errors = []
+    errors = [
+        _unknown_stream_keys_error(name, sorted(set(entry) - STREAM_SETTING_NAMES))
+        for name, entry in streams.items()
+        if set(entry) - STREAM_SETTING_NAMES
+    ]
     for name in streams:
         settings = stream_settings(config, name)
         if settings.type not in (None, *STREAM_TYPES):

@@ -15,7 +15,6 @@ import requests_mock as rm
 from target_clevertap.sandbox import Sandbox
 from target_clevertap.target import TargetClevertap
 from tests.e2e.e2e_postgres import PostgresServer, PostgresUnavailable
-from tests.skip_policy import skip_reason
 from tests.upload_api import (
     API_URL,
     PASSCODE,
@@ -102,6 +101,9 @@ def postgres() -> Iterator[PostgresServer]:
     try:
         server = PostgresServer.start()
     except PostgresUnavailable as missing:
+        # Imported here: the module is a plugin (below), which pytest must import first.
+        from tests.skip_policy import skip_reason
+
         pytest.skip(skip_reason("postgresql-unavailable", str(missing)))
     yield server
     server.stop()

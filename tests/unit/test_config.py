@@ -445,3 +445,13 @@ def test_event_key_fields_on_a_profile_stream_are_noted_and_left_unused() -> Non
     )
     assert plan_stream(settings, "clicks", EVENT_SCHEMA).event_key_fields == ("id",)
     assert plan_stream(settings, "clicks", EVENT_SCHEMA).notes == ()
+
+
+def test_a_mistyped_stream_setting_is_refused_not_ignored() -> None:
+    streams = {"users": {"type": "profile", "on_delet": "delete"}, "*": {"max_concurrency": 3}}
+    assert config_errors(config(streams=streams)) == [
+        "Setting 'streams.users' has 'on_delet', which no stream takes; check the spelling "
+        "(--about lists each stream setting under 'streams').",
+        "Setting 'streams.*' has 'max_concurrency', which no stream takes; check the spelling "
+        "(--about lists each stream setting under 'streams').",
+    ]
