@@ -60,6 +60,11 @@ class Progress:
     settled: list[list[tuple[float, int]]]
     first_request: float | None
     last_answer: float | None
+    in_flight: list[int]  # the sandbox's uploads in flight at each sample between the two
+
+    @property
+    def mean_in_flight(self) -> float | None:
+        return sum(self.in_flight) / len(self.in_flight) if self.in_flight else None
 
     def settled_at(self, process: int, moment: float) -> float:
         """Records the process had settled at `moment`, interpolated between its STATE lines."""
@@ -166,6 +171,7 @@ class _Sampler:
         self._settled: list[list[tuple[float, int]]] = [[] for _ in stdouts]
         self._first_request: float | None = None
         self._last_answer: float | None = None
+        self._in_flight: list[int] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> _Sampler:
@@ -179,7 +185,7 @@ class _Sampler:
 
     @property
     def progress(self) -> Progress:
-        return Progress(self._settled, self._first_request, self._last_answer)
+        return Progress(self._settled, self._first_request, self._last_answer, self._in_flight)
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
@@ -197,6 +203,8 @@ class _Sampler:
                 self._first_request = now
             if self._last_answer is None and stats["records_accepted"] >= self._total:
                 self._last_answer = now
+            if self._first_request is not None and self._last_answer is None:
+                self._in_flight.append(int(stats["in_flight"]))
         for index, path in enumerate(self._stdouts):
             count = _last_settled(path)
             history = self._settled[index]
@@ -297,7 +305,8 @@ def render_shared(run: SharedRun) -> list[str]:
         f"{stats.get('max_in_flight_seen', '-')}, answers {_statuses(stats)}",
         f"- First request at {_fmt(run.progress.first_request, '.1f')} s, last answer at "
         f"{_fmt(run.progress.last_answer, '.1f')} s; all processes ran until "
-        f"{_fmt(window[1] if window else None, '.1f')} s",
+        f"{_fmt(window[1] if window else None, '.1f')} s; uploads in flight at the sandbox "
+        f"{_fmt(run.progress.mean_in_flight, '.1f')} on average in between",
         "",
         "| process | exit | failed | wall s | CPU s | records/s while all run | of fair share |",
         "| --- | --- | --- | --- | --- | --- | --- |",
