@@ -1,12 +1,13 @@
 """Several target-clevertap processes sharing one account's budget of requests in flight.
 
     .venv/bin/python benchmarks/multiprocess.py [--processes 2,4] [--records 150000]
-        [--latency-ms 1000] [--limit 15]
+        [--latency-ms 1000] [--limit 15] [--max-concurrency 15]
 
-N processes (each `max_concurrency: 15`, the same profile input) start together against ONE
-sandbox that allows `--limit` uploads in flight (429 beyond), so the account, not the CPU, is the
-limit: `limit x 1000 / latency` records/s in all. While they run, the sandbox's counters and each
-process's STATE lines are sampled every POLL_SECONDS; from them:
+N processes (each `max_concurrency: 15` unless --max-concurrency says less, the same profile
+input) start together against ONE sandbox that allows `--limit` uploads in flight (429 beyond),
+so the account, not the CPU, is the limit: `limit x 1000 / latency` records/s in all. While they
+run, the sandbox's counters and each process's STATE lines are sampled every POLL_SECONDS; from
+them:
 
 - combined records/s from the first request to the last answer, against the ceiling;
 - each process's records/s while all run (its records settled, as its STATE lines say, from the
@@ -147,14 +148,17 @@ class SharedRun:
         return found
 
 
-def shared_scenario(processes: int, records: int, latency_ms: int, limit: int) -> Scenario:
+def shared_scenario(
+    processes: int, records: int, latency_ms: int, limit: int, concurrency: int = API_CONCURRENCY
+) -> Scenario:
     return Scenario(
         f"mp{processes}",
-        f"{processes} processes, one account allowing {limit} in flight",
+        f"{processes} processes with max_concurrency {concurrency}, one account allowing "
+        f"{limit} in flight",
         "clevertap",
         records,
         latency_ms,
-        {"max_concurrency": API_CONCURRENCY},
+        {"max_concurrency": concurrency},
         sandbox_limit=limit,
     )
 
@@ -362,7 +366,14 @@ def _goal_lines(run: SharedRun, fair: float) -> list[str]:
 
 
 def run_counts(
-    counts: Sequence[int], tools: Tools, out: Path, *, records: int, latency_ms: int, limit: int
+    counts: Sequence[int],
+    tools: Tools,
+    out: Path,
+    *,
+    records: int,
+    latency_ms: int,
+    limit: int,
+    concurrency: int = API_CONCURRENCY,
 ) -> tuple[list[str], bool]:
     """Each count of processes in turn; the Markdown of all, and whether every run passed."""
     lines: list[str] = []
@@ -370,7 +381,7 @@ def run_counts(
     input_path = write_input(out / f"input-shared-{records}.jsonl", records)
     try:
         for count in counts:
-            scenario = shared_scenario(count, records, latency_ms, limit)
+            scenario = shared_scenario(count, records, latency_ms, limit, concurrency)
             print(f"  {scenario.title} ...", file=sys.stderr, flush=True)
             run = run_shared(scenario, count, tools, input_path, out / scenario.key)
             ok = ok and not run.problems
@@ -400,6 +411,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=RECORDS, help="records per process")
     parser.add_argument("--latency-ms", type=int, default=LATENCY_MS)
     parser.add_argument("--limit", type=int, default=API_CONCURRENCY, help="sandbox in flight")
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=API_CONCURRENCY,
+        help="each process's max_concurrency, e.g. the account's 15 split between them",
+    )
     parser.add_argument("--out", type=Path, default=BENCHMARKS / "out")
     args = parser.parse_args(argv)
     out = args.out / time.strftime("%Y%m%d-%H%M%S-shared")
@@ -413,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             records=args.records,
             latency_ms=args.latency_ms,
             limit=args.limit,
+            concurrency=args.max_concurrency,
         )
     print("\n".join(lines))
     print(f"Logs: {out}", file=sys.stderr)
