@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from goals import evaluate
+from multiprocess import run_shared_counts
 from peers import ensure_peer, peer_versions
 from processes import terminate_on_sigterm
 from scenarios import (
@@ -84,7 +85,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--only",
         help=(
             "comma-separated run keys to make, e.g. a0,c0 "
-            "(a am b c cf d a0 c0 a1m e el e1m el1m a5 a5slow)"
+            "(a am b c cf d a0 c0 a1m e el e1m el1m a5 a5slow mp2 mp4)"
         ),
     )
     args = parser.parse_args(argv)
@@ -227,18 +228,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     revision = source_revision()
     tools = Tools(peer=ensure_peer())
     plan = scenarios(args.records, args.latency_ms, quick=args.quick)
-    if args.only:
-        keys = set(args.only.split(","))
+    keys = set(args.only.split(",")) if args.only else None
+    if keys is not None:
         plan = [scenario for scenario in plan if scenario.key in keys]
     with terminate_on_sigterm():
         outcomes = run_all(plan, tools, out, args.repeat)
-    report = render(
-        _header(args, revision, plan), outcomes, evaluate({o.scenario.key: o for o in outcomes})
+        shared, shared_ok = run_shared_counts(keys, tools, out, quick=args.quick)
+    report = (
+        render(
+            _header(args, revision, plan), outcomes, evaluate({o.scenario.key: o for o in outcomes})
+        )
+        + shared
     )
     (out / "results.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"Logs and results.md: {out}", file=sys.stderr)
-    return 0 if all(outcome.ok for outcome in outcomes) else 1
+    return 0 if shared_ok and all(outcome.ok for outcome in outcomes) else 1
 
 
 if __name__ == "__main__":

@@ -260,3 +260,20 @@ def _jsonl_problems(records: int, output: Path) -> list[str]:
     with output.open("rb") as lines:
         written = sum(1 for _ in lines)
     return [] if written == records else [f"{written} records written, not {records}"]
+
+
+def target_command(scenario: Scenario, tools: Tools, workdir: Path, api_url: str) -> list[str]:
+    """The scenario's target command line, its config written in `workdir`."""
+    return _argv(scenario, tools, workdir, api_url)
+
+
+def own_checks(scenario: Scenario, usage: Usage, workdir: Path) -> tuple[list[str], int | None]:
+    """A target-clevertap run's checks that need no sandbox (exit, last STATE, summary), and its
+    failed records (None without a summary)."""
+    summary = _summary(workdir / "stderr.log")
+    problems = [
+        *_process_problems(usage, workdir),
+        *_state_problems(_state_lines(workdir / "stdout.jsonl"), state(scenario.records)),
+        *_summary_problems(scenario.records, summary),
+    ]
+    return problems, summary.failed if summary else None
