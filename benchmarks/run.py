@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -233,7 +234,16 @@ def _header(args: argparse.Namespace, revision: str, plan: Sequence[Scenario]) -
         f"{API_CONCURRENCY} requests in flight allowed unless said; CPU s and peak RSS are the "
         "target process's own (wait4), the sandbox's CPU is shown apart.",
         f"- Command: `.venv/bin/python benchmarks/run.py {' '.join(sys.argv[1:])}`".rstrip(),
+        *_other_code(),
     ]
+
+
+def _other_code() -> list[str]:
+    """Under an A/B, the children import the target from PYTHONPATH, not from the commit above."""
+    path = os.environ.get("PYTHONPATH")
+    if not path:
+        return []
+    return [f"- PYTHONPATH={path}: the runs import target_clevertap from there (an A/B run)."]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
