@@ -48,7 +48,7 @@ CLOCK_CHECK_SECONDS = 1.0
 # The cyclic garbage collector's thresholds while records flow (Python's default: 700, 10, 10).
 # Records and payloads are acyclic, but with up to `max_concurrency` batches in flight tens of
 # thousands of them are alive, and the default first threshold made ~900 collections per 200,000
-# records, each scanning them: 0.8-1.0 s of a run taking ~11 s of CPU (benchmarks/README.md).
+# records, each scanning them: 0.76 s of the ~11 s of CPU such a run takes (benchmarks/README.md).
 # Freed at once by reference counting, they do not need it; what does (request and error
 # objects) is collected every 50,000 allocations instead.
 GC_THRESHOLDS = (50_000, 20, 100)

@@ -167,7 +167,7 @@ def _not_a_time(value: Any, field: str) -> Unmappable:
 @functools.cache
 def is_phone_region(code: str) -> bool:
     """Whether phonenumbers knows the country code (upper case). phonenumbers is imported only
-    where a number is not already E.164: loading it takes longer than the rest of the start."""
+    where a number is not already E.164 or a region is set: loading it adds ~40 ms to start-up."""
     import phonenumbers  # noqa: PLC0415
 
     return code in phonenumbers.SUPPORTED_REGIONS
