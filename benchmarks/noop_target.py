@@ -6,6 +6,10 @@ handling; only the sink's work is left out.
 
 `python benchmarks/noop_target.py --floor < input.jsonl` is the lowest floor: the SDK's msgspec
 reader and no record validation, so what is left is the SDK's own per-record path.
+
+`python benchmarks/noop_target.py --like-target < input.jsonl` (c''): the same no-op sink behind
+target-clevertap's own reader (`LineCountingReader`) and its own record validation
+(`RecordValidator`), so (a) against it is the cost of mapping, batching, HTTP and state.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
 from singer_sdk.sinks import BatchSink
+
+from target_clevertap.messages import LineCountingReader
+from target_clevertap.record_validation import RecordValidator
 
 
 class NoopSink(BatchSink):
@@ -52,8 +59,38 @@ class FloorNoopTarget(NoopTarget):
     message_reader_class = MsgSpecReader
 
 
+class TargetCheckedNoopSink(NoopSink):
+    """Checks each record as target-clevertap does (invalid ones are counted, not fatal), then
+    drops it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._record_validator = RecordValidator(self.schema, self.stream_name)
+        self.invalid_records = 0
+
+    def get_validator(self) -> None:
+        """Validation runs in `process_record`, as in target-clevertap's sink."""
+
+    def _validate_and_parse(self, record: dict[str, Any]) -> dict[str, Any]:
+        return record
+
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """Check the record against the SCHEMA; drop it."""
+        if self._record_validator.violation(record) is not None:
+            self.invalid_records += 1
+
+
+class TargetReaderNoopTarget(NoopTarget):
+    """The no-op target with target-clevertap's reader and record validation."""
+
+    default_sink_class = TargetCheckedNoopSink
+    message_reader_class = LineCountingReader
+
+
+TARGETS = {"--floor": FloorNoopTarget, "--like-target": TargetReaderNoopTarget}
+
 if __name__ == "__main__":
-    floor = sys.argv[1:2] == ["--floor"]
-    if floor:
-        del sys.argv[1]
-    (FloorNoopTarget if floor else NoopTarget).cli()
+    target = NoopTarget
+    if sys.argv[1:2] and sys.argv[1] in TARGETS:
+        target = TARGETS[sys.argv.pop(1)]
+    target.cli()

@@ -167,6 +167,10 @@ class SandboxProcess:
             time.sleep(0.02)
         raise RuntimeError(f"the sandbox did not listen within {SANDBOX_START_SECONDS:.0f}s")
 
+    def stats(self) -> dict[str, Any]:
+        """The sandbox's upload counters now (while it runs)."""
+        return self._get("/_sandbox/stats")
+
     def _get(self, path: str) -> dict[str, Any]:
         with urllib.request.urlopen(self.url + path, timeout=10) as answer:
             return dict(json.load(answer))

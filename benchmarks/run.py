@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ from singer_input import (
     Feed,
     write_input,
 )
+from startup import StartupTimes, measure_startup
 from tables import environment, render, source_revision
 
 LARGE_RECORDS = 1_000_000
@@ -53,6 +55,7 @@ BUDGET_CONCURRENCY = 5
 # (429s, adaptive halving) even on a slow machine; at 250 ms it may never be reached.
 BINDING_LATENCY_MS = 2_000
 BINDING_RECORDS = 50_000  # at most; a quarter of --records, at least 10 batches
+STARTUP_ROUNDS = 5
 QUICK_RECORDS = 20_000
 QUICK_LATENCY_MS = 50
 FIXED = {"max_concurrency": API_CONCURRENCY}
@@ -85,15 +88,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--only",
         help=(
             "comma-separated run keys to make, e.g. a0,c0 "
-            "(a am b c cf d a0 c0 a1m e el e1m el1m a5 a5slow mp2 mp4)"
+            "(a am b c cf ct d a0 c0 a1m a01m e el e1m el1m a5 a5slow mp2 mp4; start: start-up)"
         ),
+    )
+    parser.add_argument(
+        "--startup-rounds",
+        type=int,
+        help="rounds of the start-up measurement, medians kept (default 5; 1 with --quick)",
     )
     args = parser.parse_args(argv)
     args.records = args.records or (QUICK_RECORDS if args.quick else 200_000)
     if args.latency_ms is None:
         args.latency_ms = QUICK_LATENCY_MS if args.quick else 250
-    if args.records < 1 or args.latency_ms < 1 or args.repeat < 1:
-        parser.error("--records, --latency-ms and --repeat must be at least 1")
+    if args.startup_rounds is None:
+        args.startup_rounds = 1 if args.quick else STARTUP_ROUNDS
+    if args.records < 1 or args.latency_ms < 1 or args.repeat < 1 or args.startup_rounds < 1:
+        parser.error("--records, --latency-ms, --repeat and --startup-rounds must be at least 1")
     return args
 
 
@@ -129,12 +139,19 @@ def scenarios(records: int, latency_ms: int, *, quick: bool) -> list[Scenario]:
         Scenario("b", "(b) target-clevertap, defaults", "clevertap", records, latency_ms),
         Scenario("c", "(c) no-op SDK target", "noop", records),
         Scenario("cf", "(c') no-op SDK target, msgspec, no validation", "noop-floor", records),
+        Scenario(
+            "ct",
+            "(c'') no-op SDK target, the target's reader and validation",
+            "noop-like-target",
+            records,
+        ),
         Scenario("d", "(d) target-jsonl (PyPI)", "jsonl", records),
         _clevertap("a0", "(a) at zero latency", records, 0),
     ]
     if not quick:
         plan.append(Scenario("c0", "(c) again, for the zero-latency pair", "noop", records))
         plan.append(_clevertap("a1m", "(a) on 1M records", LARGE_RECORDS, latency_ms))
+        plan.append(_clevertap("a01m", "(a) on 1M records at zero latency", LARGE_RECORDS, 0))
     for suffix, events in [("", records)] + ([] if quick else [("1m", LARGE_RECORDS)]):
         for key, ledger in (("e", "no event ledger"), ("el", "with the event ledger (SQLite)")):
             title = f"(a) on {events:,} events, {ledger}"
@@ -218,7 +235,16 @@ def _header(args: argparse.Namespace, revision: str, plan: Sequence[Scenario]) -
         f"{API_CONCURRENCY} requests in flight allowed unless said; CPU s and peak RSS are the "
         "target process's own (wait4), the sandbox's CPU is shown apart.",
         f"- Command: `.venv/bin/python benchmarks/run.py {' '.join(sys.argv[1:])}`".rstrip(),
+        *_other_code(),
     ]
+
+
+def _other_code() -> list[str]:
+    """Under an A/B, the children import the target from PYTHONPATH, not from the commit above."""
+    path = os.environ.get("PYTHONPATH")
+    if not path:
+        return []
+    return [f"- PYTHONPATH={path}: the runs import target_clevertap from there (an A/B run)."]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -231,15 +257,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = set(args.only.split(",")) if args.only else None
     if keys is not None:
         plan = [scenario for scenario in plan if scenario.key in keys]
+    startup: StartupTimes | None = None
     with terminate_on_sigterm():
+        if keys is None or "start" in keys:
+            startup = measure_startup(tools, out, args.startup_rounds)
         outcomes = run_all(plan, tools, out, args.repeat)
         shared, shared_ok = run_shared_counts(keys, tools, out, quick=args.quick)
-    report = (
-        render(
-            _header(args, revision, plan), outcomes, evaluate({o.scenario.key: o for o in outcomes})
-        )
-        + shared
-    )
+    goals = evaluate({o.scenario.key: o for o in outcomes}, startup)
+    report = render(_header(args, revision, plan), outcomes, goals) + shared
     (out / "results.md").write_text(report, encoding="utf-8")
     print(report)
     print(f"Logs and results.md: {out}", file=sys.stderr)

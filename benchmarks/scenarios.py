@@ -28,7 +28,7 @@ VENV_BIN = Path(sys.executable).parent  # not resolved: the venv's own bin/
 BATCH_ROWS = 1_000  # CleverTap's most records per request
 API_CONCURRENCY = 15  # CleverTap's most requests in flight
 
-TargetKind = Literal["clevertap", "noop", "noop-floor", "jsonl"]
+TargetKind = Literal["clevertap", "noop", "noop-floor", "noop-like-target", "jsonl"]
 _SUMMARY = re.compile(
     r"received (\d+), sent (\d+), accepted (\d+), rejected locally (\d+), "
     r"rejected by CleverTap (\d+)"
@@ -142,21 +142,32 @@ def _argv(scenario: Scenario, tools: Tools, workdir: Path, api_url: str) -> list
         return [sys.executable, str(BENCHMARKS / "noop_target.py")]
     if scenario.target == "noop-floor":
         return [sys.executable, str(BENCHMARKS / "noop_target.py"), "--floor"]
+    if scenario.target == "noop-like-target":
+        return [sys.executable, str(BENCHMARKS / "noop_target.py"), "--like-target"]
     if scenario.target == "jsonl":
         if tools.peer is None:
             raise RuntimeError("target-jsonl is not installed")
         config = {"destination_path": str(workdir / "jsonl"), "do_timestamp_file": False}
         return [str(tools.peer), "--config", _write_config(workdir, config)]
+    extra = dict(scenario.settings)
+    if scenario.event_ledger:
+        extra["event_ledger_path"] = str(workdir / "event_ledger.db")
+    return target_argv(tools, workdir, api_url, extra)
+
+
+def target_argv(
+    tools: Tools, workdir: Path, api_url: str, settings: Mapping[str, Any] | None = None
+) -> list[str]:
+    """target-clevertap's command line, its config (the benchmark's streams, plus `settings`)
+    written into `workdir`."""
     config = {
         "account_id": ACCOUNT_ID,
         "passcode": PASSCODE,
         "api_url": api_url,
         "streams": STREAM_SETTINGS,
         "rejected_records_path": str(workdir / "rejected-records.jsonl"),
-        **scenario.settings,
+        **(settings or {}),
     }
-    if scenario.event_ledger:
-        config["event_ledger_path"] = str(workdir / "event_ledger.db")
     return [str(tools.target), "--config", _write_config(workdir, config)]
 
 

@@ -15,10 +15,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from phonenumbers import SUPPORTED_REGIONS
 from singer_sdk import typing as th
 
-from target_clevertap import device_tokens, subscriptions
+from target_clevertap import device_tokens, subscriptions, values
 from target_clevertap.device_tokens import TOKEN_TYPES
 from target_clevertap.field_mapping import property_errors
 from target_clevertap.plan import (
@@ -561,7 +560,7 @@ def _limit_errors(config: Mapping[str, Any]) -> list[str]:
 
 def _phone_region_errors(config: Mapping[str, Any]) -> list[str]:
     region = config.get("default_phone_region")
-    if region is None or (isinstance(region, str) and region.upper() in SUPPORTED_REGIONS):
+    if region is None or (isinstance(region, str) and values.is_phone_region(region.upper())):
         return []
     return [
         f"Setting 'default_phone_region' is {region!r}, which is not an ISO country code "

@@ -7,6 +7,7 @@ rejection code and a reason a person can act on. No I/O, no clock.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -14,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-import phonenumbers
 
 from target_clevertap.text import shown
 
@@ -38,8 +38,6 @@ _EDUCATION = {"school": "School", "college": "College", "graduate": "Graduate"}
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 _INT64_DIGITS = 18
-
-_PHONE_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 Scalar = str | int | float | bool
 
@@ -166,6 +164,15 @@ def _not_a_time(value: Any, field: str) -> Unmappable:
     )
 
 
+@functools.cache
+def is_phone_region(code: str) -> bool:
+    """Whether phonenumbers knows the country code (upper case). phonenumbers is imported only
+    where a number is not already E.164 or a region is set: loading it adds ~40 ms to start-up."""
+    import phonenumbers  # noqa: PLC0415
+
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
 def phone_e164(value: Any, field: str, default_region: str | None) -> str:
     """A phone number in E.164 (`+` and digits), using the default region for national ones."""
     text = str(value).strip()
@@ -179,12 +186,14 @@ def phone_e164(value: Any, field: str, default_region: str | None) -> str:
             f"'{field}' is {shown(text)}, which has no country code: write it as "
             "+<country><number> or set 'default_phone_region'.",
         )
-    if not text.startswith("+") and default_region not in _PHONE_REGIONS:
+    if not text.startswith("+") and not is_phone_region(default_region):
         raise Unmappable(
             "phone_invalid",
             f"'{field}' is {shown(text)}, which has no country code, and 'default_phone_region' "
             f"is {shown(default_region)}, not a country code such as US or IN.",
         )
+    import phonenumbers  # noqa: PLC0415 (see `is_phone_region`)
+
     try:
         parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
     except phonenumbers.NumberParseException:

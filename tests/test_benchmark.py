@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = ("--quick", "--records", "2000", "--latency-ms", "20")
-RUNS = ("a", "b", "c", "cf", "a0", "e", "el", "a5", "a5slow")
+RUNS = ("a", "b", "c", "cf", "ct", "a0", "e", "el", "a5", "a5slow")
 
 
 def test_the_benchmark_runs_every_scenario_and_each_run_passes_its_checks(tmp_path: Path) -> None:
