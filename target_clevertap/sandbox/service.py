@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 from target_clevertap.sandbox.faults import FaultAction, Faults, FaultState
 from target_clevertap.sandbox.stats import RESET_STATUS, Stats
 from target_clevertap.sandbox.store import StoreWriter
-from target_clevertap.sandbox.validation import MALFORMED, MalformedRequestError, Rules
+from target_clevertap.sandbox.validation import MALFORMED, BatchResult, MalformedRequestError, Rules
 
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 TOO_MANY_REQUESTS = "Too many concurrent requests"
@@ -77,6 +77,18 @@ class Credentials:
 
     def admit(self, request: ApiRequest) -> bool:
         return _same(request.account_id, self.account_id) and _same(request.passcode, self.passcode)
+
+
+def per_record_reply(result: BatchResult, records: int, faults: Faults, *, stored: int) -> Reply:
+    """A 200 answering each record, as uploads and subscribes answer."""
+    envelope = result.envelope(list_unprocessed=not faults.empty_unprocessed)
+    return Reply(
+        200,
+        encode_json(envelope, spaced=faults.spaced_json),
+        records=records,
+        processed=len(result.accepted),
+        stored=stored,
+    )
 
 
 def encode_json(data: Any, *, spaced: bool = False) -> bytes:

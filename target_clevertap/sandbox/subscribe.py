@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from target_clevertap.sandbox.faults import Faults
-from target_clevertap.sandbox.service import ApiRequest, OtherApiService, Reply, encode_json
+from target_clevertap.sandbox.service import ApiRequest, OtherApiService, Reply, per_record_reply
 from target_clevertap.sandbox.store import Subscription
 from target_clevertap.sandbox.validation import (
     Record,
@@ -84,14 +84,7 @@ class SubscribeService(OtherApiService[list[Any]]):
                 [_applied(record) for record in result.accepted],
                 received_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             )
-        envelope = result.envelope(list_unprocessed=not faults.empty_unprocessed)
-        return Reply(
-            200,
-            encode_json(envelope, spaced=faults.spaced_json),
-            records=len(parsed),
-            processed=len(result.accepted),
-            stored=len(result.accepted),
-        )
+        return per_record_reply(result, len(parsed), faults, stored=len(result.accepted))
 
 
 def _applied(record: Record) -> Subscription:

@@ -16,7 +16,7 @@ from target_clevertap.sandbox.service import (
     ApiRequest,
     Reply,
     Service,
-    encode_json,
+    per_record_reply,
 )
 from target_clevertap.sandbox.store import RequestLog
 from target_clevertap.sandbox.validation import (
@@ -43,14 +43,7 @@ class UploadService(Service[list[Any]]):
     def _process(self, parsed: list[Any], request: ApiRequest, faults: Faults) -> Reply:
         result = validate_batch(parsed, self._rules)
         stored = self._save(result, dry_run=request.dry_run)
-        envelope = result.envelope(list_unprocessed=not faults.empty_unprocessed)
-        return Reply(
-            200,
-            encode_json(envelope, spaced=faults.spaced_json),
-            records=len(parsed),
-            processed=len(result.accepted),
-            stored=stored,
-        )
+        return per_record_reply(result, len(parsed), faults, stored=stored)
 
     def _save(self, result: BatchResult, *, dry_run: bool) -> int:
         if dry_run:
