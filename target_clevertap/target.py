@@ -71,10 +71,7 @@ class TargetClevertap(Target):
         super().__init__(**kwargs)
         for warning in unused_setting_warnings(self.config):
             self.logger.warning(warning)
-        try:
-            self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
-        except RejectsUnwritable as exc:
-            raise ConfigValidationError("Config validation failed", errors=[str(exc)]) from None
+        self.pipeline = Pipeline(Settings.from_config(self.config), self.logger)
         if note := batch_rows_note(self.config):
             self.logger.info("%s", note)
         self._lean_sinks: dict[str, CleverTapSink | None] = {}
@@ -317,7 +314,8 @@ class TargetClevertap(Target):
         config = config or _ConfigInput()
         try:
             target = cls(config=config.config, parse_env_config=config.parse_env)
-        except LedgerError as exc:  # corrupt, unreadable or unreachable: never run without it
+        # A rejects file or a ledger that cannot be used: the run does not start without it.
+        except (RejectsUnwritable, LedgerError) as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)
         code = target.run(file_input)
