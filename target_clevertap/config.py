@@ -23,6 +23,7 @@ from target_clevertap.field_mapping import property_errors
 from target_clevertap.plan import (
     DEFAULT_MAP_STANDARD_FIELDS,
     IDENTITY_TYPES,
+    KINDS_THAT_LINK,
     ON_DELETE,
     ON_DELETE_DELETE,
     ON_NULL,
@@ -665,9 +666,6 @@ def _null_errors(name: str, settings: StreamSettings) -> list[str]:
     return []
 
 
-STREAMS_WITH_IDS = (None, "profile", "event")  # the kinds that may link a CleverTap ID
-
-
 def _identity_errors(config: Mapping[str, Any], name: str, settings: StreamSettings) -> list[str]:
     errors = []
     if identity_fields(stream_entry(config, name).get("identity_field")) is None:
@@ -683,7 +681,7 @@ def _identity_errors(config: Mapping[str, Any], name: str, settings: StreamSetti
     elif object_id_field is not None:
         why = why_it_cannot_link(settings.type, settings.identity_type)
         # A "*" default is no concern of the streams that send no profiles or events.
-        concerns = "object_id_field" in settings.own_entry or settings.type in STREAMS_WITH_IDS
+        concerns = "object_id_field" in settings.own_entry or settings.type in KINDS_THAT_LINK
         if why is not None and concerns:
             errors.append(f"Setting 'streams.{name}.object_id_field' is set, but {why}.")
     return errors

@@ -272,9 +272,13 @@ def why_it_cannot_delete(kind: str | None, identity_type: str) -> str | None:
     return None
 
 
+# The stream kinds that may send a CleverTap ID beside the identity (None: read from the SCHEMA).
+KINDS_THAT_LINK = (None, "profile", "event")
+
+
 def why_it_cannot_link(kind: str | None, identity_type: str) -> str | None:
     """Why such a stream cannot send a CleverTap ID beside the identity, or None if it can."""
-    if kind not in (None, "profile", "event"):
+    if kind not in KINDS_THAT_LINK:
         return f"a {kind} stream sends no profiles or events"
     if identity_type != "identity":
         return (
