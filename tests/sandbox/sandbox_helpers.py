@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from target_clevertap.sandbox import Sandbox
 
 DELETE_PATH = "/1/delete/profiles.json"
 SUBSCRIBE_PATH = "/1/subscribe"
@@ -90,6 +94,19 @@ def subscription(
     value: Any = "ana@example.com", status: Any = "Unsubscribe", channel: Any = "email"
 ) -> dict[str, Any]:
     return {"type": channel, "value": value, "status": status}
+
+
+def database_without(tmp_path: Path, table: str) -> Path:
+    """A sandbox database holding one profile, made as by a sandbox from before `table` was kept."""
+    db = tmp_path / "old.db"
+    with Sandbox(ACCOUNT_ID, PASSCODE, db_path=db) as sandbox:
+        Client(sandbox.port).upload(profile())
+    sandbox.close()
+    old = sqlite3.connect(db)
+    with old:
+        old.execute(f"DROP TABLE {table}")
+    old.close()
+    return db
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:

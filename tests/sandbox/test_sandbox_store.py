@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandbox_helpers import ACCOUNT_ID, PASSCODE, Client, event, profile, token
+from sandbox_helpers import ACCOUNT_ID, PASSCODE, Client, database_without, event, profile, token
 
 from target_clevertap.sandbox import (
     Sandbox,
@@ -209,14 +209,7 @@ def test_a_database_file_is_readable_by_others_while_running_and_after(tmp_path:
 
 
 def test_a_database_from_before_deletions_were_kept_still_reads(tmp_path: Path) -> None:
-    db = tmp_path / "old.db"
-    with Sandbox(ACCOUNT_ID, PASSCODE, db_path=db) as sandbox:
-        Client(sandbox.port).upload(profile())
-    sandbox.close()
-    old = sqlite3.connect(db)
-    with old:
-        old.execute("DROP TABLE deletions")
-    old.close()
+    db = database_without(tmp_path, "deletions")
 
     assert read_deletions(db) == []
     assert read_counts(db)["deletions"] == 0

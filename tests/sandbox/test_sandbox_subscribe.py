@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from sandbox_helpers import (
     SUBSCRIBE_PATH,
     Client,
     Response,
+    database_without,
     profile,
     subscription,
     wait_until,
@@ -277,14 +277,7 @@ def test_empty_unprocessed_and_spaced_json_quirks_apply(sandbox: Sandbox, client
 
 
 def test_a_database_from_before_subscriptions_were_kept_still_reads(tmp_path: Path) -> None:
-    db = tmp_path / "old.db"
-    with Sandbox(ACCOUNT_ID, PASSCODE, db_path=db) as sandbox:
-        Client(sandbox.port).upload(profile())
-    sandbox.close()
-    old = sqlite3.connect(db)
-    with old:
-        old.execute("DROP TABLE subscriptions")
-    old.close()
+    db = database_without(tmp_path, "subscriptions")
 
     assert read_subscriptions(db) == []
     assert read_counts(db)["subscriptions"] == 0
