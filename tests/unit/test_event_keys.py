@@ -16,7 +16,7 @@ PAYLOAD: dict[str, Any] = {
 
 
 def key(payload: dict[str, Any], record: dict[str, Any] | None = None, *fields: str) -> Any:
-    return EventKeys(fields, "identity").key_of(record or {}, payload)
+    return EventKeys(fields).key_of(record or {}, payload)
 
 
 def test_the_mapped_event_is_its_key_whatever_the_order_of_its_properties() -> None:
@@ -41,7 +41,7 @@ def test_any_difference_in_identity_name_time_or_data_is_another_event() -> None
 def test_the_identity_type_is_part_of_the_key() -> None:
     by_object_id = {**PAYLOAD, "objectId": "u1"}
     del by_object_id["identity"]
-    assert EventKeys((), "objectId").key_of({}, by_object_id) != key(PAYLOAD)
+    assert key(by_object_id) != key(PAYLOAD)
 
 
 def test_an_event_without_a_time_has_no_key() -> None:
@@ -64,3 +64,12 @@ def test_every_key_has_the_same_size() -> None:
 def test_a_null_or_missing_key_field_means_no_key() -> None:
     assert key(PAYLOAD, {"order_id": None}, "order_id") is None
     assert key(PAYLOAD, {"a": 1}, "a", "b") is None
+
+
+def test_a_batch_s_keys_are_each_event_s_key_whatever_else_is_in_the_batch() -> None:
+    plain = [{**PAYLOAD, "ts": PAYLOAD["ts"] + i} for i in range(3)]
+    untimed = {k: v for k, v in PAYLOAD.items() if k != "ts"}
+    odd = {**PAYLOAD, "evtData": {"when": object()}}  # not JSON: keyed by its text form
+    for batch in (plain, [*plain, untimed], [*plain, odd], [{**PAYLOAD, "ts": 1.7e9}]):
+        keyer = EventKeys(())
+        assert keyer.keys_of([{}] * len(batch), batch) == [keyer.key_of({}, p) for p in batch]
