@@ -8,6 +8,12 @@ are pruned at start. Every write commits before it returns (see `Pipeline._deliv
 any STATE covering the records). A dry run reads but never writes (nor creates) the ledger.
 
 Worker threads share one connection behind a lock; each call handles a whole batch of keys.
+
+Most batches are new events, later than anything recorded: their lookup is skipped. At a
+stream's first lookup the ledger notes its newest key (keys begin with the event's time) and the
+database's clock; a batch whose keys are all newer cannot have been recorded by an earlier run,
+nor by a concurrent one unless another run has written that stream since, which a second table
+(`WRITERS`, one row per run and stream, touched by every write) tells in one indexed query.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ from target_clevertap.event_keys import KEY_SIZE
 from target_clevertap.text import secret_forms, without_secret
 
 TABLE = "clevertap_event_ledger"
+WRITERS = "clevertap_event_ledger_writers"
+# Seconds of leeway when asking whether another run wrote since a time read from the same
+# database clock: a later write always counts, a slightly earlier one only costs a full lookup.
+CLOCK_LEEWAY_SECONDS = 2
+_AGES = ((TABLE, "recorded_at"), (WRITERS, "last_write"))  # each table and its time, pruned
 SECONDS_PER_DAY = 86_400
 POSTGRES_EXTRA = "target-clevertap[postgres]"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
@@ -40,7 +51,10 @@ _EACH_KEY = (
     f"each_key(key) AS (SELECT substr(?2, i * {KEY_SIZE} + 1, {KEY_SIZE}) FROM n) "
 )
 
+_SQLITE_NOW = "CAST(strftime('%s', 'now') AS INTEGER)"
+_POSTGRES_NOW = "CAST(extract(epoch FROM clock_timestamp()) AS bigint)"
 _T = TypeVar("_T")
+Horizon = tuple[bytes | None, int]
 
 
 class LedgerError(Exception):
@@ -59,12 +73,25 @@ class Ledger:
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] = ()
         self._driver_errors: tuple[type[Exception], ...] = ()  # the database driver's errors
+        self._horizons: dict[str, Horizon] = {}  # per stream, noted at its first lookup
 
     def delivered_before(self, stream: str, keys: Collection[bytes]) -> set[bytes]:
         """The keys among `keys` that an earlier run (not this one) recorded for the stream."""
         if not keys:
             return set()
-        return self._guarded("read", lambda: self._known(stream, sorted(set(keys))))
+        return self._guarded("read", lambda: self._look_up(stream, keys))
+
+    def _look_up(self, stream: str, keys: Collection[bytes]) -> set[bytes]:
+        if not self.read_only:
+            horizon = self._horizons.get(stream)
+            if horizon is None:
+                horizon = self._horizons[stream] = self._horizon(stream)
+            newest, since = horizon
+            if (newest is None or min(keys) > newest) and not self._written_by_others(
+                stream, since - CLOCK_LEEWAY_SECONDS
+            ):
+                return set()
+        return self._known(stream, sorted(set(keys)))
 
     def remember(self, stream: str, keys: Collection[bytes]) -> None:
         """Record keys CleverTap accepted (or re-confirmed), committed before returning."""
@@ -93,6 +120,14 @@ class Ledger:
         except errors as exc:
             reason = without_secret(" ".join(str(exc).split()) or type(exc).__name__, self._secrets)
             raise LedgerError(f"The event ledger {self.where} {doing}: {reason}.") from None
+
+    def _horizon(self, stream: str) -> Horizon:
+        """The stream's newest key (None if none) and the database clock, read together."""
+        raise NotImplementedError
+
+    def _written_by_others(self, stream: str, since: int) -> bool:
+        """Whether another run wrote keys of the stream at or after `since` (database clock)."""
+        raise NotImplementedError
 
     def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         raise NotImplementedError
@@ -124,9 +159,30 @@ class SqliteLedger(Ledger):
                     "stream TEXT NOT NULL, event_key BLOB NOT NULL, run_id INTEGER NOT NULL, "
                     "recorded_at INTEGER NOT NULL, PRIMARY KEY (account_id, stream, event_key)) "
                     "WITHOUT ROWID;"
+                    f"CREATE TABLE IF NOT EXISTS {WRITERS} (account_id TEXT NOT NULL, "
+                    "stream TEXT NOT NULL, run_id INTEGER NOT NULL, "
+                    "last_write INTEGER NOT NULL, PRIMARY KEY (account_id, stream, run_id));"
                 )
             elif db is not None:
                 db.execute(f"SELECT count(*) FROM {TABLE} WHERE 0").fetchall()
+
+    def _horizon(self, stream: str) -> Horizon:
+        assert self._db is not None
+        newest, now = self._db.execute(
+            f"SELECT max(event_key), {_SQLITE_NOW} FROM {TABLE} "
+            "WHERE account_id = ? AND stream = ?",
+            (self.account_id, stream),
+        ).fetchone()
+        return newest, now
+
+    def _written_by_others(self, stream: str, since: int) -> bool:
+        assert self._db is not None
+        found = self._db.execute(
+            f"SELECT 1 FROM {WRITERS} WHERE account_id = ? AND stream = ? AND run_id <> ? "
+            "AND last_write >= ? LIMIT 1",
+            (self.account_id, stream, self.run_id, since),
+        ).fetchone()
+        return found is not None
 
     def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         if self._db is None:  # a dry run before the ledger's first run: nothing recorded yet
@@ -148,14 +204,21 @@ class SqliteLedger(Ledger):
                 "DO UPDATE SET recorded_at = excluded.recorded_at",
                 (len(keys), b"".join(keys), self.account_id, stream, self.run_id, now),
             )
+            self._db.execute(
+                f"INSERT INTO {WRITERS} (account_id, stream, run_id, last_write) "
+                f"VALUES (?, ?, ?, {_SQLITE_NOW}) ON CONFLICT (account_id, stream, run_id) "
+                "DO UPDATE SET last_write = excluded.last_write",
+                (self.account_id, stream, self.run_id),
+            )
 
     def _forget_before(self, cutoff: int) -> None:
         assert self._db is not None
         with self._db:
-            self._db.execute(
-                f"DELETE FROM {TABLE} WHERE account_id = ? AND recorded_at < ?",
-                (self.account_id, cutoff),
-            )
+            for table, column in _AGES:
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE account_id = ? AND {column} < ?",
+                    (self.account_id, cutoff),
+                )
 
     def _close(self) -> None:
         if self._db is not None:
@@ -213,6 +276,27 @@ class PostgresLedger(Ledger):
                 "recorded_at bigint NOT NULL, PRIMARY KEY (account_id, stream, event_key))"
             )
             self._db.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_age ON {TABLE} (recorded_at)")
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {WRITERS} (account_id text NOT NULL, "
+                "stream text NOT NULL, run_id bigint NOT NULL, last_write bigint NOT NULL, "
+                "PRIMARY KEY (account_id, stream, run_id))"
+            )
+
+    def _horizon(self, stream: str) -> Horizon:
+        newest, now = self._db.execute(
+            f"SELECT (SELECT event_key FROM {TABLE} WHERE account_id = %s AND stream = %s "
+            f"ORDER BY event_key DESC LIMIT 1), {_POSTGRES_NOW}",
+            (self.account_id, stream),
+        ).fetchone()
+        return newest, now
+
+    def _written_by_others(self, stream: str, since: int) -> bool:
+        found = self._db.execute(
+            f"SELECT 1 FROM {WRITERS} WHERE account_id = %s AND stream = %s AND run_id <> %s "
+            "AND last_write >= %s LIMIT 1",
+            (self.account_id, stream, self.run_id, since),
+        ).fetchone()
+        return found is not None
 
     def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         if not self._exists:
@@ -226,20 +310,29 @@ class PostgresLedger(Ledger):
 
     def _record(self, stream: str, keys: list[bytes], now: int) -> None:
         # Keys sorted and unique: two processes inserting the same keys cannot deadlock, and a
-        # concurrent insert of a key only refreshes its time.
-        self._db.execute(
-            f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, recorded_at) "
-            "SELECT %s, %s, key, %s, %s FROM unnest(%s::bytea[]) AS key "
-            "ON CONFLICT (account_id, stream, event_key) "
-            "DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
-            (self.account_id, stream, self.run_id, now, keys),
-        )
+        # concurrent insert of a key only refreshes its time. The writer's row in the same
+        # transaction, so a run that sees the keys also sees who wrote them.
+        with self._db.transaction():
+            self._db.execute(
+                f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, recorded_at) "
+                "SELECT %s, %s, key, %s, %s FROM unnest(%s::bytea[]) AS key "
+                "ON CONFLICT (account_id, stream, event_key) "
+                "DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
+                (self.account_id, stream, self.run_id, now, keys),
+            )
+            self._db.execute(
+                f"INSERT INTO {WRITERS} (account_id, stream, run_id, last_write) "
+                f"VALUES (%s, %s, %s, {_POSTGRES_NOW}) ON CONFLICT (account_id, stream, run_id) "
+                "DO UPDATE SET last_write = EXCLUDED.last_write",
+                (self.account_id, stream, self.run_id),
+            )
 
     def _forget_before(self, cutoff: int) -> None:
-        self._db.execute(
-            f"DELETE FROM {TABLE} WHERE account_id = %s AND recorded_at < %s",
-            (self.account_id, cutoff),
-        )
+        for table, column in _AGES:
+            self._db.execute(
+                f"DELETE FROM {table} WHERE account_id = %s AND {column} < %s",
+                (self.account_id, cutoff),
+            )
 
     def _close(self) -> None:
         if self._db is not None:

@@ -94,7 +94,7 @@ class Pipeline:
         """How the stream's events are keyed in the ledger; None if it does not use one."""
         if self._ledger is None or plan.kind != "event":
             return None
-        return EventKeys(plan.event_key_fields, plan.identity_type)
+        return EventKeys(plan.event_key_fields)
 
     def accept(
         self,
@@ -343,10 +343,10 @@ class Pipeline:
         batch's records whose keys an earlier run recorded."""
         assert self._ledger is not None
         assert batch.route.keys is not None
-        key_of = batch.route.keys.key_of
-        pairs = zip(batch.records, batch.payloads, strict=True)
-        keys = batch.keys = [key_of(record, payload) for record, payload in pairs]
+        keys = batch.keys = batch.route.keys.keys_of(batch.records, batch.payloads)
         known = self._ledger.delivered_before(batch.stream, [k for k in keys if k is not None])
+        if not known:
+            return frozenset()
         return frozenset(i for i, key in enumerate(keys) if key is not None and key in known)
 
     def _record_in_ledger(self, batch: Batch, outcome: BatchOutcome) -> None:

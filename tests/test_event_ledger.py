@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from target_clevertap.event_keys import EventKeys
-from target_clevertap.ledger import TABLE
+from target_clevertap.ledger import TABLE, WRITERS, Ledger, PostgresLedger, SqliteLedger
 from target_clevertap.sandbox import Faults, Rules, Sandbox
 from tests import singer
 from tests.e2e.e2e_postgres import PostgresServer
@@ -37,11 +37,16 @@ class LedgerUnderTest:
     """One ledger kind: the settings pointing at it, and a way to read back its keys."""
 
     def __init__(
-        self, kind: str, setting: dict[str, str], read_keys: Callable[[], list[bytes]]
+        self,
+        kind: str,
+        setting: dict[str, str],
+        read_keys: Callable[[], list[bytes]],
+        execute: Callable[[str], object],
     ) -> None:
         self.kind = kind
         self.setting = setting
         self.keys = read_keys
+        self.execute = execute  # one SQL statement, committed
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -53,15 +58,35 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> LedgerUnderTest:
             with sqlite3.connect(path) as db:
                 return [row[0] for row in db.execute(f"SELECT event_key FROM {TABLE}")]
 
-        return LedgerUnderTest("sqlite", {"event_ledger_path": str(path)}, sqlite_keys)
+        def sqlite_execute(statement: str) -> None:
+            with sqlite3.connect(path) as db:
+                db.execute(statement)
+
+        return LedgerUnderTest(
+            "sqlite", {"event_ledger_path": str(path)}, sqlite_keys, sqlite_execute
+        )
     server: PostgresServer = request.getfixturevalue("postgres")
     database = f"ledger_{next(_databases)}"
     server.create_database(database)
     url = f"postgresql://postgres@{server.host}:{server.port}/{database}"
 
     return LedgerUnderTest(
-        "postgres", {"event_ledger_url": url}, lambda: postgres_keys(server, database)
+        "postgres",
+        {"event_ledger_url": url},
+        lambda: postgres_keys(server, database),
+        lambda statement: server.psql(statement, database),
     )
+
+
+def open_run(ledger: LedgerUnderTest) -> Ledger:
+    """The ledger as one run of the target opens it."""
+    if ledger.kind == "sqlite":
+        return SqliteLedger(SANDBOX_ACCOUNT, ledger.setting["event_ledger_path"], read_only=False)
+    return PostgresLedger(SANDBOX_ACCOUNT, ledger.setting["event_ledger_url"], read_only=False)
+
+
+def event_key(ts: int, name: str) -> bytes:
+    return EventKeys(()).key_of({}, {**click_payload(0), "ts": ts, "evtName": name})
 
 
 def postgres_keys(server: PostgresServer, database: str) -> list[bytes]:
@@ -367,6 +392,42 @@ def test_a_key_found_again_is_kept_longer(
     assert stored_identities(sandbox) == Counter({"u0": 1, "u1": 1})
 
 
+def test_a_batch_newer_than_every_recorded_key_is_not_looked_up_key_by_key(
+    ledger: LedgerUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boundary, newer = event_key(100, "Clicked"), event_key(200, "Clicked")
+    earlier = open_run(ledger)
+    earlier.remember("clicks", [boundary])
+    earlier.close()
+    ledger.execute(f"UPDATE {WRITERS} SET last_write = last_write - 60")  # it ran a while ago
+    lookups: list[int] = []
+    later = open_run(ledger)
+    known = type(later)._known
+    monkeypatch.setattr(
+        type(later), "_known", lambda self, *args: lookups.append(1) or known(self, *args)
+    )
+
+    assert later.delivered_before("clicks", [newer]) == set()
+    assert lookups == []
+    # The boundary row a tap re-reads (`>=` on its replication key) is found.
+    assert later.delivered_before("clicks", [boundary, newer]) == {boundary}
+    assert lookups == [1]
+    later.close()
+
+
+def test_a_run_finds_keys_another_run_records_while_it_runs(ledger: LedgerUnderTest) -> None:
+    first, second = open_run(ledger), open_run(ledger)
+    assert first.delivered_before("clicks", [event_key(100, "Clicked")]) == set()
+
+    taken = [event_key(200, "Clicked"), event_key(201, "Clicked")]
+    second.remember("clicks", taken)
+
+    assert first.delivered_before("clicks", [*taken, event_key(202, "Clicked")]) == set(taken)
+    assert second.delivered_before("clicks", taken) == set()  # its own keys: sent within a run
+    first.close()
+    second.close()
+
+
 # A crash: SIGKILL while 15 requests are in flight, then the run again from the last state.
 CRASH_EVENTS = 3000
 CRASH_BATCH = 20
@@ -441,7 +502,7 @@ def kill_when_stored(
 
 def identities_of(keys: list[bytes]) -> set[str]:
     """The identities (u0, u1, ...) of the `clicks` events whose keys the ledger holds."""
-    keyer = EventKeys((), "identity")
+    keyer = EventKeys(())
     by_key = {
         keyer.key_of({}, payload): str(payload["identity"])
         for i in range(CRASH_EVENTS)
