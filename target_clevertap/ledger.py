@@ -7,13 +7,15 @@ run every input record is sent, whatever the batch timing. Rows older than `even
 are pruned at start. Every write commits before it returns (see `Pipeline._delivered`: before
 any STATE covering the records). A dry run reads but never writes (nor creates) the ledger.
 
-Worker threads share one connection behind a lock; each call handles a whole batch of keys.
+Each call handles a whole batch of keys. Worker threads share one PostgreSQL connection behind a
+lock; with SQLite each thread has its own connection (see `SqliteLedger`).
 
 Most batches are new events, later than anything recorded: their lookup is skipped. At a
 stream's first lookup the ledger notes its newest key (keys begin with the event's time) and the
 database's clock; a batch whose keys are all newer cannot have been recorded by an earlier run,
 nor by a concurrent one unless another run has written that stream since, which a second table
-(`WRITERS`, one row per run and stream, touched by every write) tells in one indexed query.
+(`WRITERS`, one row per run and stream, refreshed by its writes at least every
+`WRITER_REFRESH_SECONDS`) tells in one indexed query.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -35,9 +37,13 @@ from target_clevertap.text import secret_forms, without_secret
 
 TABLE = "clevertap_event_ledger"
 WRITERS = "clevertap_event_ledger_writers"
-# Seconds of leeway when asking whether another run wrote since a time read from the same
-# database clock: a later write always counts, a slightly earlier one only costs a full lookup.
-CLOCK_LEEWAY_SECONDS = 2
+# A run writing a stream refreshes its row of WRITERS at least this often (SQLite; PostgreSQL at
+# every write, in the write's transaction).
+WRITER_REFRESH_SECONDS = 1.0
+# Seconds of leeway when asking whether another run wrote since a time read from the database
+# clock: more than the refresh interval, so a later write always counts; counting a slightly
+# earlier one only costs a full lookup.
+CLOCK_LEEWAY_SECONDS = 3
 _AGES = ((TABLE, "recorded_at"), (WRITERS, "last_write"))  # each table and its time, pruned
 SECONDS_PER_DAY = 86_400
 POSTGRES_EXTRA = "target-clevertap[postgres]"
@@ -64,13 +70,14 @@ class LedgerError(Exception):
 class Ledger:
     """The keys already delivered for one account; thread-safe."""
 
-    def __init__(self, account_id: str, where: str, *, read_only: bool) -> None:
+    def __init__(self, account_id: str, where: str, *, read_only: bool, serialized: bool) -> None:
         self.account_id = account_id
         self.where = where  # for messages: the file, or the database without credentials
         self.read_only = read_only
         # Random, so runs never share one; were two to, keys would only be sent again.
         self.run_id = secrets.randbits(63)
-        self._lock = threading.Lock()
+        # Held around each call when the threads share one connection.
+        self._lock: AbstractContextManager[Any] = threading.Lock() if serialized else nullcontext()
         self._secrets: tuple[str, ...] = ()
         self._driver_errors: tuple[type[Exception], ...] = ()  # the database driver's errors
         self._horizons: dict[str, Horizon] = {}  # per stream, noted at its first lookup
@@ -84,8 +91,8 @@ class Ledger:
     def _look_up(self, stream: str, keys: Collection[bytes]) -> set[bytes]:
         if not self.read_only:
             horizon = self._horizons.get(stream)
-            if horizon is None:
-                horizon = self._horizons[stream] = self._horizon(stream)
+            if horizon is None:  # the first of several threads' horizons is kept: all are sound
+                horizon = self._horizons.setdefault(stream, self._horizon(stream))
             newest, since = horizon
             if (newest is None or min(keys) > newest) and not self._written_by_others(
                 stream, since - CLOCK_LEEWAY_SECONDS
@@ -104,7 +111,7 @@ class Ledger:
         self._guarded("prune", lambda: self._forget_before(cutoff))
 
     def close(self) -> None:
-        """Release the connection."""
+        """Release the connections."""
         with self._lock:
             self._close()
 
@@ -143,16 +150,32 @@ class Ledger:
 
 
 class SqliteLedger(Ledger):
-    """A ledger in a SQLite file: WAL mode and a busy timeout, so several processes share it."""
+    """A ledger in a SQLite file: WAL mode and a busy timeout, so several processes share it.
+
+    Each thread has its own connection and each statement is its own transaction, so a lookup
+    never waits for another thread's write, and a write is a single call into SQLite. Every call
+    gives the GIL back, and taking it again from the busy reading thread can take a switch
+    interval (5 ms): four calls a write, behind one shared lock, made the ledger the bottleneck.
+    """
 
     def __init__(self, account_id: str, path: str, *, read_only: bool) -> None:
-        super().__init__(account_id, f"'{path}'", read_only=read_only)
-        self._db: sqlite3.Connection | None = None
+        super().__init__(account_id, f"'{path}'", read_only=read_only, serialized=False)
+        self._path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._fresh_until: dict[str, float] = {}  # per stream: monotonic time
+        # A dry run before the ledger's first run: nothing recorded yet, nothing to open.
+        self._absent = read_only and not os.path.exists(path)
+        if self._absent:
+            return
         with self._errors("cannot be opened"):
-            db = self._db = _open_sqlite(path, read_only=read_only)
-            if db is not None and not read_only:
+            db = self._connection()
+            if read_only:
+                db.execute(f"SELECT count(*) FROM {TABLE} WHERE 0").fetchall()
+            else:
                 db.executescript(
-                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                    "PRAGMA journal_mode=WAL;"
                     # No index on recorded_at: pruning scans the table once a run, and every
                     # insert would update that index as well.
                     f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id TEXT NOT NULL, "
@@ -163,31 +186,44 @@ class SqliteLedger(Ledger):
                     "stream TEXT NOT NULL, run_id INTEGER NOT NULL, "
                     "last_write INTEGER NOT NULL, PRIMARY KEY (account_id, stream, run_id));"
                 )
-            elif db is not None:
-                db.execute(f"SELECT count(*) FROM {TABLE} WHERE 0").fetchall()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened at its first use."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = _open_sqlite(self._path, read_only=self.read_only)
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
 
     def _horizon(self, stream: str) -> Horizon:
-        assert self._db is not None
-        newest, now = self._db.execute(
-            f"SELECT max(event_key), {_SQLITE_NOW} FROM {TABLE} "
-            "WHERE account_id = ? AND stream = ?",
-            (self.account_id, stream),
-        ).fetchone()
+        newest, now = (
+            self._connection()
+            .execute(
+                f"SELECT max(event_key), {_SQLITE_NOW} FROM {TABLE} "
+                "WHERE account_id = ? AND stream = ?",
+                (self.account_id, stream),
+            )
+            .fetchone()
+        )
         return newest, now
 
     def _written_by_others(self, stream: str, since: int) -> bool:
-        assert self._db is not None
-        found = self._db.execute(
-            f"SELECT 1 FROM {WRITERS} WHERE account_id = ? AND stream = ? AND run_id <> ? "
-            "AND last_write >= ? LIMIT 1",
-            (self.account_id, stream, self.run_id, since),
-        ).fetchone()
+        found = (
+            self._connection()
+            .execute(
+                f"SELECT 1 FROM {WRITERS} WHERE account_id = ? AND stream = ? AND run_id <> ? "
+                "AND last_write >= ? LIMIT 1",
+                (self.account_id, stream, self.run_id, since),
+            )
+            .fetchone()
+        )
         return found is not None
 
     def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
-        if self._db is None:  # a dry run before the ledger's first run: nothing recorded yet
+        if self._absent:
             return set()
-        rows = self._db.execute(
+        rows = self._connection().execute(
             _EACH_KEY + f"SELECT event_key FROM {TABLE} WHERE account_id = ?3 AND stream = ?4 "
             "AND run_id <> ?5 AND event_key IN (SELECT key FROM each_key)",
             (len(keys), b"".join(keys), self.account_id, stream, self.run_id),
@@ -195,52 +231,64 @@ class SqliteLedger(Ledger):
         return {row[0] for row in rows}
 
     def _record(self, stream: str, keys: list[bytes], now: int) -> None:
-        assert self._db is not None
-        with self._db:  # one transaction, committed on leaving
-            self._db.execute(
-                _EACH_KEY + f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, "
-                "recorded_at) SELECT ?3, ?4, key, ?5, ?6 FROM each_key WHERE true "
-                "ON CONFLICT (account_id, stream, event_key) "
-                "DO UPDATE SET recorded_at = excluded.recorded_at",
-                (len(keys), b"".join(keys), self.account_id, stream, self.run_id, now),
-            )
-            self._db.execute(
-                f"INSERT INTO {WRITERS} (account_id, stream, run_id, last_write) "
-                f"VALUES (?, ?, ?, {_SQLITE_NOW}) ON CONFLICT (account_id, stream, run_id) "
-                "DO UPDATE SET last_write = excluded.last_write",
-                (self.account_id, stream, self.run_id),
-            )
+        db = self._connection()
+        self._keep_fresh(db, stream)
+        db.execute(  # its own transaction: committed (synchronous FULL) when this returns
+            _EACH_KEY + f"INSERT INTO {TABLE} (account_id, stream, event_key, run_id, "
+            "recorded_at) SELECT ?3, ?4, key, ?5, ?6 FROM each_key WHERE true "
+            "ON CONFLICT (account_id, stream, event_key) "
+            "DO UPDATE SET recorded_at = excluded.recorded_at",
+            (len(keys), b"".join(keys), self.account_id, stream, self.run_id, now),
+        )
+
+    def _keep_fresh(self, db: sqlite3.Connection, stream: str) -> None:
+        """Refresh this run's row of WRITERS for the stream if it is a refresh interval old.
+
+        The interval starts when a refresh starts and counts once it has committed, so a write
+        that skips the refresh always follows one committed less than an interval before it."""
+        started = time.monotonic()
+        if started < self._fresh_until.get(stream, 0.0):
+            return
+        db.execute(
+            f"INSERT INTO {WRITERS} (account_id, stream, run_id, last_write) "
+            f"VALUES (?, ?, ?, {_SQLITE_NOW}) ON CONFLICT (account_id, stream, run_id) "
+            "DO UPDATE SET last_write = excluded.last_write",
+            (self.account_id, stream, self.run_id),
+        )
+        self._fresh_until[stream] = started + WRITER_REFRESH_SECONDS
 
     def _forget_before(self, cutoff: int) -> None:
-        assert self._db is not None
-        with self._db:
-            for table, column in _AGES:
-                self._db.execute(
-                    f"DELETE FROM {table} WHERE account_id = ? AND {column} < ?",
-                    (self.account_id, cutoff),
-                )
+        db = self._connection()
+        for table, column in _AGES:
+            db.execute(
+                f"DELETE FROM {table} WHERE account_id = ? AND {column} < ?",
+                (self.account_id, cutoff),
+            )
 
     def _close(self) -> None:
-        if self._db is not None:
-            self._db.close()
+        with self._connections_lock:
+            for db in self._connections:
+                db.close()
+            self._connections.clear()
 
 
-def _open_sqlite(path: str, *, read_only: bool) -> sqlite3.Connection | None:
-    """The connection; None for a dry run whose ledger file does not exist yet."""
+def _open_sqlite(path: str, *, read_only: bool) -> sqlite3.Connection:
+    """A connection in autocommit mode: each statement is its own transaction."""
     if read_only:
-        if not os.path.exists(path):
-            return None
         target, uri = f"file:{quote(os.path.abspath(path))}?mode=ro", True
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         target, uri = path, False
-    return sqlite3.connect(
+    db = sqlite3.connect(
         target,
         timeout=SQLITE_BUSY_TIMEOUT_SECONDS,
         uri=uri,
-        isolation_level="DEFERRED",
-        check_same_thread=False,  # shared by the worker threads, behind the ledger's lock
+        isolation_level=None,
+        check_same_thread=False,  # closed by the thread that ends the run
     )
+    if not read_only:
+        db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+    return db
 
 
 class PostgresLedger(Ledger):
@@ -249,7 +297,7 @@ class PostgresLedger(Ledger):
     def __init__(self, account_id: str, url: str, *, read_only: bool) -> None:
         parts = urlsplit(url)
         where = f"at postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
-        super().__init__(account_id, where, read_only=read_only)
+        super().__init__(account_id, where, read_only=read_only, serialized=True)
         self._secrets = tuple(
             form for secret in (parts.password, url) if secret for form in secret_forms(secret)
         )
