@@ -40,6 +40,7 @@ SWEEP_COLUMNS = (
     f"API ceiling {API_CONCURRENCY} x {BATCH_ROWS:,} / latency",
     "(a) / ceiling",
     "CPU µs/record",
+    "records per CPU second",
     "other load (cores)",
     "checks",
 )
@@ -59,6 +60,11 @@ class SweepPoint:
     @property
     def share_of_ceiling(self) -> float | None:
         return None if self.ceiling is None else self.records_per_second / self.ceiling
+
+    @property
+    def records_per_cpu_second(self) -> float:
+        """The target's own pace: what it would make with a core to itself, if CPU-bound."""
+        return 1e6 / self.cpu_us_per_record
 
 
 def sweep_points(outcomes: Iterable[Outcome]) -> list[SweepPoint]:
@@ -86,6 +92,7 @@ def sweep_table(points: Sequence[SweepPoint]) -> list[str]:
             "-" if point.ceiling is None else f"{point.ceiling:,.0f}",
             "-" if point.share_of_ceiling is None else f"{point.share_of_ceiling:.2f}",
             f"{point.cpu_us_per_record:.0f}",
+            f"{point.records_per_cpu_second:,.0f}",
             f"{point.other_load:.2f}",
             "; ".join(point.problems) or "ok",
         ]
@@ -128,7 +135,14 @@ def draw(points: Sequence[SweepPoint], title: str, png: Path) -> None:
         measured,
         "o-",
         color="tab:blue",
-        label=f"(a) target-clevertap, max_concurrency {API_CONCURRENCY} (measured)",
+        label=f"(a) target-clevertap, max_concurrency {API_CONCURRENCY}: records/s (wall)",
+    )
+    axes.plot(
+        latencies,
+        [point.records_per_cpu_second for point in points],
+        "s:",
+        color="tab:gray",
+        label="(a) records per CPU second (its pace on a core of its own)",
     )
     for latency, rate in zip(latencies, measured, strict=True):
         axes.annotate(
@@ -136,7 +150,7 @@ def draw(points: Sequence[SweepPoint], title: str, png: Path) -> None:
         )
     axes.set_yscale("log")
     axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    axes.set_ylim(min(measured) / 2, max([*ceiling, *measured]) * 2)
+    axes.set_ylim(min(measured) / 2, max([*ceiling, *measured]) * 1.2)
     axes.set_xlabel("latency added by the sandbox to each request (ms)")
     axes.set_ylabel("records/s (log scale)")
     axes.set_title(title, fontsize=10)
@@ -179,12 +193,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _title(records: int, revision: str) -> str:
+def _title(records: int, revision: str, points: Sequence[SweepPoint]) -> str:
     commit = revision.split(" ", 1)[0] + (" (+ uncommitted)" if "uncommitted" in revision else "")
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    loads = [point.other_load for point in points]
     return (
         f"target-clevertap: records/s against the API's latency ({records:,} profiles a run)\n"
-        f"{now}, code {commit}, {os.cpu_count()} cores, one target process"
+        f"{now}, code {commit}, {os.cpu_count()} cores, other processes busy "
+        f"{min(loads):.2f}-{max(loads):.2f} cores"
     )
 
 
@@ -227,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not all(outcome.ok for outcome in outcomes):
         print("A run failed its checks (see its row), so no plot was drawn.", file=sys.stderr)
         return 1
-    draw(points, _title(args.records, revision), args.png)
+    draw(points, _title(args.records, revision, points), args.png)
     print(f"Plot: {args.png}", file=sys.stderr)
     return 0
 

@@ -69,9 +69,9 @@ def test_the_latency_sweep_turns_its_runs_into_points_and_a_table_by_latency(
     assert points[1].ceiling == 60_000
     assert points[1].share_of_ceiling == pytest.approx(20_000 / 60_000)
     assert table[2:] == [
-        "| 0 ms | 25,000 | - | - | 42 | 0.25 | ok |",
-        "| 250 ms | 20,000 | 60,000 | 0.33 | 45 | 0.25 | ok |",
-        "| 2,000 ms | 6,667 | 7,500 | 0.89 | 15 | 0.25 | exit code 1 (see stderr.log) |",
+        "| 0 ms | 25,000 | - | - | 42 | 23,810 | 0.25 | ok |",
+        "| 250 ms | 20,000 | 60,000 | 0.33 | 45 | 22,222 | 0.25 | ok |",
+        "| 2,000 ms | 6,667 | 7,500 | 0.89 | 15 | 66,667 | 0.25 | exit code 1 (see stderr.log) |",
     ]
 
 
