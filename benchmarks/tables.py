@@ -85,7 +85,7 @@ def _row(cells: Iterable[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return [_row(header), _row("---" for _ in header), *map(_row, rows)]
 
 
@@ -129,9 +129,9 @@ def render(header: Sequence[str], outcomes: Sequence[Outcome], goals: Sequence[G
     lines = [
         *header,
         "",
-        *_table(RESULT_COLUMNS, map(result_row, outcomes)),
+        *markdown_table(RESULT_COLUMNS, map(result_row, outcomes)),
         "",
-        *_table(
+        *markdown_table(
             ("goal (issue)", "measured", "met"),
             ((goal.wanted, goal.measured, goal.verdict) for goal in goals),
         ),
