@@ -107,6 +107,25 @@ def test_a_smaller_concurrency_budget_is_learnt_and_refused_requests_wait_for_a_
     assert "2 in flight allowed" in done.stderr
 
 
+def test_refusals_while_our_requests_are_in_flight_do_not_use_up_retries(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(
+        account_id=SANDBOX_ACCOUNT,
+        passcode=PASSCODE,
+        db_path=str(tmp_path / "sb.db"),
+        max_concurrent=1,
+        latency_ms=100,
+    ) as small:
+        # No retries at all: every 429 here answers a request sent while another of ours held
+        # the account's one place, so each goes again when that one is answered.
+        config = settings(small.url, tmp_path, max_concurrency=6, batch_size_rows=5, max_retries=0)
+        done = run(config, tmp_path, users_input())
+
+        assert_everything_delivered(done, small, tmp_path)
+        assert small.stats()["requests_by_status"].get(429, 0) > 0
+
+
 def test_answers_slower_than_the_timeout_are_retried(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.set_faults(Faults(sequence=["slow:2"]))
 
