@@ -3,9 +3,11 @@
 Each request goes to its lane's endpoint (`lanes`) within its budget's `AdaptiveLimiter`. One
 retry classification for every lane: 429, 5xx, timeouts, connection errors and an answer that
 cannot be read are retried, with exponential waits and full jitter (`backoff.expo`,
-`backoff.full_jitter`; a `Retry-After` header wins); 401/403 and other 4xx are not. The waits
-are our own loop rather than `backoff.on_exception`, whose sleep nothing can cut short: a stop
-request must end them at once.
+`backoff.full_jitter`; a `Retry-After` header wins); 401/403 and other 4xx are not. A 429
+answered while other requests of ours are in flight is the exception: it goes again as soon as
+one of them finishes, and does not count against `max_retries`. The waits are our own loop
+rather than `backoff.on_exception`, whose sleep nothing can cut short: a stop request must end
+them at once.
 
 After a stop request (`stop_by`) requests and retries go on until the stop's deadline, never past
 it: a retry that would start later is given up, and a request's timeout ends by the deadline.
@@ -61,10 +63,12 @@ class RetryableError(Exception):
         retry_after: float | None = None,
         *,
         maybe_stored: bool = True,
+        counted: bool = True,
     ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.counted = counted  # whether it uses up one of `max_retries`
         # Whether CleverTap may have stored the records anyway (a timeout, a 5xx): then a retry
         # that succeeds may have stored them twice. Not so for 429 or a refused connection.
         self.maybe_stored = maybe_stored and status != 429
@@ -160,12 +164,14 @@ class UploadClient:
         schedule = backoff.expo(factor=self._first_wait, max_value=MAX_WAIT_SECONDS)
         next(schedule)
         maybe_stored = False
+        failures = 0
         for attempt in itertools.count(1):
             try:
-                status, answer = self._attempt(request, first=attempt == 1)
+                status, answer = self._attempt(request)
             except RetryableError as error:
                 maybe_stored = maybe_stored or error.maybe_stored
-                if attempt > self._max_retries:
+                failures += error.counted
+                if failures > self._max_retries:
                     raise UploadError(f"{error} (gave up after {attempt} attempts)") from None
                 wait = retry_wait(error, schedule)
                 self._log_retry(request, attempt, error, wait)
@@ -192,20 +198,25 @@ class UploadClient:
             return False
         return self._deadline is None or moment < self._deadline
 
-    def _attempt(self, request: _Request, *, first: bool) -> tuple[int, Any]:
+    def _attempt(self, request: _Request) -> tuple[int, Any]:
         limiter = request.limiter
         with limiter.slot(request.ticket) as generation:
             reply = self._reply(self._post(request))
             # The cap reacts before this slot is given back, so no request slips in under it.
             if reply.status == 200:
                 limiter.succeeded()
-            elif reply.status == 429:
-                others_in_flight = limiter.throttled(generation)
-                if others_in_flight and first and reply.retry_after is None:
-                    # The budget is taken by our own requests: the lowered cap holds this one
-                    # back until one of them finishes, so a timed wait would only leave a slot
-                    # idle (and hold back the reader, which waits for the oldest batch).
-                    raise RetryableError(f"HTTP 429: {reply.error_text()}", 429, retry_after=0.0)
+            elif reply.status == 429 and limiter.throttled(generation):
+                # The account is taking our other requests: the lowered cap holds this one back
+                # until one of them finishes, so a timed wait would only leave a slot idle (and
+                # hold back the reader, which waits for the oldest batch). Nor does the refusal
+                # use up a retry: however often an account shared with other clients refuses
+                # it, it goes again each time one of ours is answered, so the run moves on.
+                raise RetryableError(
+                    f"HTTP 429: {reply.error_text()}",
+                    429,
+                    0.0 if reply.retry_after is None else reply.retry_after,
+                    counted=False,
+                )
         return reply.status, self._read(reply, request)
 
     def _reply(self, response: requests.Response) -> _Reply:

@@ -309,7 +309,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=default_of("max_retries"),
         title="Max retries",
-        description="Retries of one request on 429, 5xx, timeouts and connection errors.",
+        description=(
+            "Retries of one request on 429, 5xx, timeouts and connection errors; a 429 while "
+            "other requests of ours are in flight does not count."
+        ),
     ),
     th.Property(
         "retry_backoff_seconds",

@@ -16,21 +16,23 @@ MAX_PATIENCE = 16
 class AdaptiveLimiter:
     """Caps requests in flight at what the account lets through, learnt from its 429s.
 
-    The first request goes alone: wrong credentials then fail one request, not fifteen. Each 429
-    answering a request sent under the current cap lowers the cap by one: with L requests in
-    flight and k refused, the account took L - k (another client may hold the rest). The cap also
-    drops at once to the number of our other requests in flight, since the account took no more
-    than those when it refused this one. Once the cap is reached, it grows by one after
-    `limit x patience` successes, never above the ceiling.
+    The cap starts at the ceiling: CleverTap answers a 429 at once, so the first round teaches
+    the cap, where a first request sent alone would leave the budget idle for a round trip (2 s
+    of 20 at 2,000 ms). Wrong credentials then fail the requests of one round, not one request;
+    a 401 stores nothing, and the first one stops the run. Each 429 answering a request sent
+    under the current cap lowers the cap by one: with L requests in flight and k refused, the
+    account took L - k (another client may hold the rest). The cap also drops at once to the
+    number of our other requests in flight, since the account took no more than those when it
+    refused this one. Once the cap is reached, it grows by one after `limit x patience`
+    successes, never above the ceiling.
     """
 
     def __init__(self, ceiling: int) -> None:
         self.ceiling = ceiling
-        self.limit = 1
-        self._proven = False
+        self.limit = ceiling
         self._in_flight = 0
         self._generation = 0
-        self._generation_cap = 1
+        self._generation_cap = ceiling
         self._refused = 0
         self._successes = 0
         self._reached = False
@@ -77,7 +79,6 @@ class AdaptiveLimiter:
         are in flight, so one of them will soon free a slot.
         """
         with self._changed:
-            self._proven = True
             if generation != self._generation:
                 return self._in_flight > 1  # sent under an older cap, already lowered since
             self._refused += 1
@@ -92,10 +93,6 @@ class AdaptiveLimiter:
     def succeeded(self) -> None:
         """A request went through; once the cap was reached, enough of them raise it by one."""
         with self._changed:
-            if not self._proven:
-                self._proven = True
-                self._open(self.ceiling)
-                return
             self._successes += 1
             if (
                 self._reached

@@ -107,6 +107,25 @@ def test_a_smaller_concurrency_budget_is_learnt_and_refused_requests_wait_for_a_
     assert "2 in flight allowed" in done.stderr
 
 
+def test_refusals_while_our_requests_are_in_flight_do_not_use_up_retries(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(
+        account_id=SANDBOX_ACCOUNT,
+        passcode=PASSCODE,
+        db_path=str(tmp_path / "sb.db"),
+        max_concurrent=1,
+        latency_ms=100,
+    ) as small:
+        # No retries at all: every 429 here answers a request sent while another of ours held
+        # the account's one place, so each goes again when that one is answered.
+        config = settings(small.url, tmp_path, max_concurrency=6, batch_size_rows=5, max_retries=0)
+        done = run(config, tmp_path, users_input())
+
+        assert_everything_delivered(done, small, tmp_path)
+        assert small.stats()["requests_by_status"].get(429, 0) > 0
+
+
 def test_answers_slower_than_the_timeout_are_retried(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.set_faults(Faults(sequence=["slow:2"]))
 
@@ -162,7 +181,7 @@ def test_a_fault_that_never_clears_fails_the_run_and_state_covers_only_delivered
     assert done.stderr.count("Stream 'clicks': received 10, sent 0") == 1  # one summary
 
 
-def test_wrong_passcode_fails_within_one_request_and_leaks_nothing(
+def test_wrong_passcode_fails_within_one_round_of_requests_and_leaks_nothing(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     config = settings(sandbox.url, tmp_path, passcode="wrong-" + PASSCODE[::-1])
@@ -170,7 +189,12 @@ def test_wrong_passcode_fails_within_one_request_and_leaks_nothing(
     done = run(config, tmp_path, users_input())
 
     assert done.exit_code == 1
-    assert sandbox.stats()["requests_total"] == 1
+    stats = sandbox.stats()
+    # The cap starts open, so the requests sent before the first 401 came back went too (at
+    # most `max_concurrency`), each refused alike; none is retried.
+    assert 1 <= stats["requests_total"] <= config["max_concurrency"]
+    assert stats["requests_by_status"] == {401: stats["requests_total"]}
+    assert sandbox.profiles() == []
     assert "CleverTap refused the credentials (HTTP 401: Account ID is not valid)" in done.stderr
     assert f"account '{SANDBOX_ACCOUNT}'" in done.stderr
     assert config["passcode"] not in done.stderr + done.stdout

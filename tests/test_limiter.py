@@ -9,14 +9,6 @@ from contextlib import AbstractContextManager
 from target_clevertap.limiter import MAX_PATIENCE, AdaptiveLimiter
 
 
-def proven(ceiling: int) -> AdaptiveLimiter:
-    """A limiter whose first request succeeded, so its cap is open to the ceiling."""
-    limiter = AdaptiveLimiter(ceiling)
-    with limiter.slot():
-        limiter.succeeded()
-    return limiter
-
-
 def send(limiter: AdaptiveLimiter, count: int) -> list[int]:
     """`count` requests sent together and answered; returns the generation each was sent under."""
     slots: list[AbstractContextManager[int]] = [limiter.slot() for _ in range(count)]
@@ -50,22 +42,23 @@ def full_rounds(limiter: AdaptiveLimiter, rounds: int) -> None:
             slot.__exit__(None, None, None)
 
 
-def test_the_first_request_goes_alone_then_the_cap_opens() -> None:
+def test_the_cap_starts_at_the_ceiling_so_the_first_round_fills_the_budget() -> None:
     limiter = AdaptiveLimiter(15)
-    assert limiter.limit == 1
-    with limiter.slot():
-        limiter.succeeded()
     assert limiter.limit == 15
+    first_round = threading.Thread(target=send, args=(limiter, 15))
+    first_round.start()
+    first_round.join(timeout=5)
+    assert not first_round.is_alive()  # none of the 15 waited for an earlier answer
 
 
 def test_each_429_under_the_current_cap_lowers_it_by_one_to_what_the_account_took() -> None:
-    limiter = proven(15)
+    limiter = AdaptiveLimiter(15)
     burst(limiter, 15, refused=10)  # the account took 5
     assert limiter.limit == 5
 
 
 def test_a_429_drops_the_cap_at_once_to_our_other_requests_in_flight() -> None:
-    limiter = proven(15)
+    limiter = AdaptiveLimiter(15)
     accepted = [limiter.slot() for _ in range(5)]
     for slot in accepted:
         slot.__enter__()
@@ -77,7 +70,7 @@ def test_a_429_drops_the_cap_at_once_to_our_other_requests_in_flight() -> None:
 
 
 def test_a_429_for_a_request_sent_under_an_older_cap_changes_nothing() -> None:
-    limiter = proven(15)
+    limiter = AdaptiveLimiter(15)
     burst(limiter, 15, refused=10)
     (old,) = send(limiter, 1)
     full_rounds(limiter, 2)
@@ -87,7 +80,7 @@ def test_a_429_for_a_request_sent_under_an_older_cap_changes_nothing() -> None:
 
 
 def test_the_cap_never_goes_below_one() -> None:
-    limiter = proven(3)
+    limiter = AdaptiveLimiter(3)
     burst(limiter, 3, refused=3)
     for _ in range(3):
         burst(limiter, 1, refused=1)
@@ -95,7 +88,7 @@ def test_the_cap_never_goes_below_one() -> None:
 
 
 def test_the_cap_grows_only_after_it_was_reached() -> None:
-    limiter = proven(15)
+    limiter = AdaptiveLimiter(15)
     burst(limiter, 15, refused=8)
     assert limiter.limit == 7
 
@@ -111,7 +104,7 @@ def test_the_cap_grows_only_after_it_was_reached() -> None:
 
 
 def test_a_raise_that_draws_a_429_makes_the_next_raise_wait_twice_as_long() -> None:
-    limiter = proven(15)
+    limiter = AdaptiveLimiter(15)
     burst(limiter, 15, refused=10)
     full_rounds(limiter, 2)  # patience 2: two full rounds of 5
     assert limiter.limit == 6
@@ -124,7 +117,7 @@ def test_a_raise_that_draws_a_429_makes_the_next_raise_wait_twice_as_long() -> N
 
 
 def test_a_raise_that_holds_brings_patience_back_to_normal() -> None:
-    limiter = proven(15)
+    limiter = AdaptiveLimiter(15)
     burst(limiter, 15, refused=10)
     full_rounds(limiter, 2)
     assert limiter.limit == 6
@@ -135,7 +128,7 @@ def test_a_raise_that_holds_brings_patience_back_to_normal() -> None:
 
 
 def test_patience_is_bounded_and_the_cap_never_passes_the_ceiling() -> None:
-    limiter = proven(4)
+    limiter = AdaptiveLimiter(4)
     for _ in range(10):  # every raise draws a 429
         burst(limiter, limiter.limit, refused=1)
         full_rounds(limiter, MAX_PATIENCE)
@@ -145,17 +138,17 @@ def test_patience_is_bounded_and_the_cap_never_passes_the_ceiling() -> None:
 
 
 def test_a_429_says_whether_other_requests_of_ours_are_in_flight() -> None:
-    alone = proven(15)
+    alone = AdaptiveLimiter(15)
     with alone.slot() as generation:
         assert alone.throttled(generation) is False  # the budget is taken by someone else
-    together = proven(15)
+    together = AdaptiveLimiter(15)
     with together.slot() as first, together.slot() as second:
         assert together.throttled(first) is True  # `second` will free a slot
         assert together.throttled(second) is True
 
 
 def test_a_free_slot_goes_to_the_oldest_ticket_waiting() -> None:
-    limiter = proven(1)
+    limiter = AdaptiveLimiter(1)
     older, newer = limiter.ticket(), limiter.ticket()
     order: list[str] = []
 
