@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -131,7 +132,11 @@ class RejectsFile:
 
 
 def _why_unwritable(path: Path, *, create_parents: bool) -> str | None:
-    """Why no file can be appended at the path, or None; nothing is left behind by the check."""
+    """Why no file can be appended at the path, or None; nothing is left behind by the check.
+
+    The path itself is never created and removed: another process sharing the file (two jobs
+    started together) could open it in between, and its rejected records would go to a file
+    no longer there."""
     try:
         if create_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,10 +145,11 @@ def _why_unwritable(path: Path, *, create_parents: bool) -> str | None:
     except OSError as exc:
         return f"its directory cannot be made: {exc.strerror or exc}"
     try:
-        existed = path.exists()
-        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, OWNER_ONLY))
-        if not existed:
-            path.unlink()
+        if path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        else:
+            with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}-check-"):
+                pass
     except OSError as exc:
         return exc.strerror or str(exc)
     return None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from target_clevertap import rejects
 from target_clevertap.config import DEFAULT_REJECTED_RECORDS_PATH
 from target_clevertap.sandbox import Sandbox
 from tests import singer
@@ -153,3 +154,30 @@ def test_a_record_rejected_for_its_size_is_kept_once(
     line = json.loads(text)
     assert (line["record"], line["payload"], line["code"]) == (HUGE, None, "value_too_long")
     assert len(text) < len(json.dumps(HUGE)) + 1000
+
+
+def test_the_start_check_never_creates_nor_removes_the_file_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two jobs started together on one rejects file: were the check to create and remove the
+    # path, the other job could open it in between and write its rejected records to a file
+    # no longer there.
+    path = tmp_path / "rejected.jsonl"
+    touched: list[str] = []
+    real_open, real_unlink = rejects.os.open, rejects.os.unlink
+
+    def watched_open(name: Any, flags: int, *args: Any) -> int:
+        touched.append(str(name))
+        return real_open(name, flags, *args)
+
+    def watched_unlink(name: Any, *args: Any, **kwargs: Any) -> None:
+        touched.append(str(name))
+        real_unlink(name, *args, **kwargs)
+
+    monkeypatch.setattr(rejects.os, "open", watched_open)
+    monkeypatch.setattr(rejects.os, "unlink", watched_unlink)
+
+    assert rejects._why_unwritable(path, create_parents=False) is None
+    assert str(path) not in touched
+    assert not path.exists()
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
