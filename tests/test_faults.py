@@ -64,6 +64,17 @@ def assert_everything_delivered(done: Finished, sandbox: Sandbox, tmp_path: Path
     assert "Stream 'users': received 30, sent 30, accepted 30" in done.last_log_line
 
 
+def small_account(tmp_path: Path, max_concurrent: int) -> Sandbox:
+    """A sandbox whose account allows only `max_concurrent` requests in flight, 100 ms each."""
+    return Sandbox(
+        account_id=SANDBOX_ACCOUNT,
+        passcode=PASSCODE,
+        db_path=str(tmp_path / "sb.db"),
+        max_concurrent=max_concurrent,
+        latency_ms=100,
+    )
+
+
 @pytest.mark.parametrize(
     "faults",
     [
@@ -86,13 +97,7 @@ def test_transient_faults_end_with_everything_delivered(
 def test_a_smaller_concurrency_budget_is_learnt_and_refused_requests_wait_for_a_slot(
     tmp_path: Path,
 ) -> None:
-    with Sandbox(
-        account_id=SANDBOX_ACCOUNT,
-        passcode=PASSCODE,
-        db_path=str(tmp_path / "sb.db"),
-        max_concurrent=2,
-        latency_ms=100,
-    ) as small:
+    with small_account(tmp_path, max_concurrent=2) as small:
         config = settings(small.url, tmp_path, max_concurrency=6, batch_size_rows=5)
         # The per-request lines, with the in-flight limit, are at DEBUG.
         done = run(config, tmp_path, users_input(), env={"TARGET_CLEVERTAP_LOGLEVEL": "DEBUG"})
@@ -110,13 +115,7 @@ def test_a_smaller_concurrency_budget_is_learnt_and_refused_requests_wait_for_a_
 def test_refusals_while_our_requests_are_in_flight_do_not_use_up_retries(
     tmp_path: Path,
 ) -> None:
-    with Sandbox(
-        account_id=SANDBOX_ACCOUNT,
-        passcode=PASSCODE,
-        db_path=str(tmp_path / "sb.db"),
-        max_concurrent=1,
-        latency_ms=100,
-    ) as small:
+    with small_account(tmp_path, max_concurrent=1) as small:
         # No retries at all: every 429 here answers a request sent while another of ours held
         # the account's one place, so each goes again when that one is answered.
         config = settings(small.url, tmp_path, max_concurrency=6, batch_size_rows=5, max_retries=0)
