@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from processes import SandboxProcess, SandboxReport, Usage, run_measured, terminate_on_sigterm
+from processes import SandboxReport, Usage, run_measured, terminate_on_sigterm
 from scenarios import (
     API_CONCURRENCY,
     BENCHMARKS,
@@ -40,6 +40,7 @@ from scenarios import (
     Tools,
     Window,
     own_checks,
+    scenario_sandbox,
     target_command,
 )
 from singer_input import STREAM, write_input
@@ -237,12 +238,7 @@ def run_shared(
         directory.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
     window = Window.start()
-    with SandboxProcess(
-        tools.sandbox,
-        workdir,
-        latency_ms=scenario.latency_ms or 0,
-        max_concurrent=scenario.sandbox_limit,
-    ) as sandbox:
+    with scenario_sandbox(scenario, tools, workdir) as sandbox:
         commands = [target_command(scenario, tools, d, sandbox.url) for d in workdirs]
         started = time.monotonic()
         total = scenario.records * processes

@@ -87,6 +87,16 @@ class Tools:
     peer: Path | None = None
 
 
+def scenario_sandbox(scenario: Scenario, tools: Tools, workdir: Path) -> SandboxProcess:
+    """The sandbox a scenario runs against: its latency and its in-flight limit."""
+    return SandboxProcess(
+        tools.sandbox,
+        workdir,
+        latency_ms=scenario.latency_ms or 0,
+        max_concurrent=scenario.sandbox_limit,
+    )
+
+
 def run_scenario(scenario: Scenario, tools: Tools, input_path: Path, workdir: Path) -> Outcome:
     """Run one scenario in its own directory and check what it did."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -96,12 +106,7 @@ def run_scenario(scenario: Scenario, tools: Tools, input_path: Path, workdir: Pa
         outcome = _outcome(scenario, usage, None, workdir, window.others(usage))
         shutil.rmtree(workdir / "jsonl", ignore_errors=True)  # target-jsonl's copy of the input
         return outcome
-    with SandboxProcess(
-        tools.sandbox,
-        workdir,
-        latency_ms=scenario.latency_ms or 0,
-        max_concurrent=scenario.sandbox_limit,
-    ) as sandbox:
+    with scenario_sandbox(scenario, tools, workdir) as sandbox:
         usage = _run_target(
             _argv(scenario, tools, workdir, sandbox.url), input_path, workdir, scenario
         )
