@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -57,10 +58,44 @@ _EACH_KEY = (
     f"each_key(key) AS (SELECT substr(?2, i * {KEY_SIZE} + 1, {KEY_SIZE}) FROM n) "
 )
 
-_SQLITE_NOW = "CAST(strftime('%s', 'now') AS INTEGER)"
-_POSTGRES_NOW = "CAST(extract(epoch FROM clock_timestamp()) AS bigint)"
 _T = TypeVar("_T")
 Horizon = tuple[bytes | None, int]
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """The statements both databases share, in one's placeholder and clock (epoch seconds)."""
+
+    param: str
+    now: str
+
+    def newest_key(self) -> str:
+        return (
+            f"SELECT (SELECT event_key FROM {TABLE} WHERE account_id = {self.param} "
+            f"AND stream = {self.param} ORDER BY event_key DESC LIMIT 1), {self.now}"
+        )
+
+    def written_since(self) -> str:
+        p = self.param
+        return (
+            f"SELECT 1 FROM {WRITERS} WHERE account_id = {p} AND stream = {p} AND run_id <> {p} "
+            f"AND last_write >= {p} LIMIT 1"
+        )
+
+    def touch_writer(self) -> str:
+        p = self.param
+        return (
+            f"INSERT INTO {WRITERS} (account_id, stream, run_id, last_write) "
+            f"VALUES ({p}, {p}, {p}, {self.now}) ON CONFLICT (account_id, stream, run_id) "
+            "DO UPDATE SET last_write = excluded.last_write"
+        )
+
+    def forget_before(self, table: str, column: str) -> str:
+        return f"DELETE FROM {table} WHERE account_id = {self.param} AND {column} < {self.param}"
+
+
+_SQLITE = _Dialect("?", "CAST(strftime('%s', 'now') AS INTEGER)")
+_POSTGRES = _Dialect("%s", "CAST(extract(epoch FROM clock_timestamp()) AS bigint)")
 
 
 class LedgerError(Exception):
@@ -70,8 +105,11 @@ class LedgerError(Exception):
 class Ledger:
     """The keys already delivered for one account; thread-safe."""
 
-    def __init__(self, account_id: str, where: str, *, read_only: bool, serialized: bool) -> None:
+    def __init__(
+        self, account_id: str, where: str, dialect: _Dialect, *, read_only: bool, serialized: bool
+    ) -> None:
         self.account_id = account_id
+        self._dialect = dialect
         self.where = where  # for messages: the file, or the database without credentials
         self.read_only = read_only
         # Random, so runs never share one; were two to, keys would only be sent again.
@@ -130,10 +168,18 @@ class Ledger:
 
     def _horizon(self, stream: str) -> Horizon:
         """The stream's newest key (None if none) and the database clock, read together."""
-        raise NotImplementedError
+        newest, now = self._fetch_one(self._dialect.newest_key(), (self.account_id, stream))
+        return newest, now
 
     def _written_by_others(self, stream: str, since: int) -> bool:
         """Whether another run wrote keys of the stream at or after `since` (database clock)."""
+        found = self._fetch_one(
+            self._dialect.written_since(), (self.account_id, stream, self.run_id, since)
+        )
+        return found is not None
+
+    def _fetch_one(self, statement: str, params: tuple[Any, ...]) -> Any:
+        """The first row of a query (a tuple), or None."""
         raise NotImplementedError
 
     def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
@@ -159,7 +205,7 @@ class SqliteLedger(Ledger):
     """
 
     def __init__(self, account_id: str, path: str, *, read_only: bool) -> None:
-        super().__init__(account_id, f"'{path}'", read_only=read_only, serialized=False)
+        super().__init__(account_id, f"'{path}'", _SQLITE, read_only=read_only, serialized=False)
         self._path = path
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -196,29 +242,8 @@ class SqliteLedger(Ledger):
                 self._connections.append(db)
         return db
 
-    def _horizon(self, stream: str) -> Horizon:
-        newest, now = (
-            self._connection()
-            .execute(
-                f"SELECT max(event_key), {_SQLITE_NOW} FROM {TABLE} "
-                "WHERE account_id = ? AND stream = ?",
-                (self.account_id, stream),
-            )
-            .fetchone()
-        )
-        return newest, now
-
-    def _written_by_others(self, stream: str, since: int) -> bool:
-        found = (
-            self._connection()
-            .execute(
-                f"SELECT 1 FROM {WRITERS} WHERE account_id = ? AND stream = ? AND run_id <> ? "
-                "AND last_write >= ? LIMIT 1",
-                (self.account_id, stream, self.run_id, since),
-            )
-            .fetchone()
-        )
-        return found is not None
+    def _fetch_one(self, statement: str, params: tuple[Any, ...]) -> Any:
+        return self._connection().execute(statement, params).fetchone()
 
     def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         if self._absent:
@@ -249,21 +274,13 @@ class SqliteLedger(Ledger):
         started = time.monotonic()
         if started < self._fresh_until.get(stream, 0.0):
             return
-        db.execute(
-            f"INSERT INTO {WRITERS} (account_id, stream, run_id, last_write) "
-            f"VALUES (?, ?, ?, {_SQLITE_NOW}) ON CONFLICT (account_id, stream, run_id) "
-            "DO UPDATE SET last_write = excluded.last_write",
-            (self.account_id, stream, self.run_id),
-        )
+        db.execute(self._dialect.touch_writer(), (self.account_id, stream, self.run_id))
         self._fresh_until[stream] = started + WRITER_REFRESH_SECONDS
 
     def _forget_before(self, cutoff: int) -> None:
         db = self._connection()
         for table, column in _AGES:
-            db.execute(
-                f"DELETE FROM {table} WHERE account_id = ? AND {column} < ?",
-                (self.account_id, cutoff),
-            )
+            db.execute(self._dialect.forget_before(table, column), (self.account_id, cutoff))
 
     def _close(self) -> None:
         with self._connections_lock:
@@ -297,7 +314,7 @@ class PostgresLedger(Ledger):
     def __init__(self, account_id: str, url: str, *, read_only: bool) -> None:
         parts = urlsplit(url)
         where = f"at postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
-        super().__init__(account_id, where, read_only=read_only, serialized=True)
+        super().__init__(account_id, where, _POSTGRES, read_only=read_only, serialized=True)
         self._secrets = tuple(
             form for secret in (parts.password, url) if secret for form in secret_forms(secret)
         )
@@ -330,21 +347,8 @@ class PostgresLedger(Ledger):
                 "PRIMARY KEY (account_id, stream, run_id))"
             )
 
-    def _horizon(self, stream: str) -> Horizon:
-        newest, now = self._db.execute(
-            f"SELECT (SELECT event_key FROM {TABLE} WHERE account_id = %s AND stream = %s "
-            f"ORDER BY event_key DESC LIMIT 1), {_POSTGRES_NOW}",
-            (self.account_id, stream),
-        ).fetchone()
-        return newest, now
-
-    def _written_by_others(self, stream: str, since: int) -> bool:
-        found = self._db.execute(
-            f"SELECT 1 FROM {WRITERS} WHERE account_id = %s AND stream = %s AND run_id <> %s "
-            "AND last_write >= %s LIMIT 1",
-            (self.account_id, stream, self.run_id, since),
-        ).fetchone()
-        return found is not None
+    def _fetch_one(self, statement: str, params: tuple[Any, ...]) -> Any:
+        return self._db.execute(statement, params).fetchone()
 
     def _known(self, stream: str, keys: list[bytes]) -> set[bytes]:
         if not self._exists:
@@ -368,19 +372,11 @@ class PostgresLedger(Ledger):
                 "DO UPDATE SET recorded_at = EXCLUDED.recorded_at",
                 (self.account_id, stream, self.run_id, now, keys),
             )
-            self._db.execute(
-                f"INSERT INTO {WRITERS} (account_id, stream, run_id, last_write) "
-                f"VALUES (%s, %s, %s, {_POSTGRES_NOW}) ON CONFLICT (account_id, stream, run_id) "
-                "DO UPDATE SET last_write = EXCLUDED.last_write",
-                (self.account_id, stream, self.run_id),
-            )
+            self._db.execute(self._dialect.touch_writer(), (self.account_id, stream, self.run_id))
 
     def _forget_before(self, cutoff: int) -> None:
         for table, column in _AGES:
-            self._db.execute(
-                f"DELETE FROM {table} WHERE account_id = %s AND {column} < %s",
-                (self.account_id, cutoff),
-            )
+            self._db.execute(self._dialect.forget_before(table, column), (self.account_id, cutoff))
 
     def _close(self) -> None:
         if self._db is not None:
