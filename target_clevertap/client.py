@@ -130,7 +130,10 @@ class UploadClient:
             raise UnencodableRecords(str(exc)) from None
         request = _Request(lane, self._url(lane), body, stream, limiter, ticket)
         started = time.monotonic()
-        status, answer, retries, maybe_twice = self._send_with_retries(request)
+        try:
+            status, answer, retries, maybe_twice = self._send_with_retries(request)
+        finally:
+            limiter.finished(ticket)
         return Answer(answer, status, time.monotonic() - started, retries, maybe_twice)
 
     def allowed_in_flight(self, lane: Lane) -> int:
@@ -205,7 +208,7 @@ class UploadClient:
             # The cap reacts before this slot is given back, so no request slips in under it.
             if reply.status == 200:
                 limiter.succeeded()
-            elif reply.status == 429 and limiter.throttled(generation):
+            elif reply.status == 429 and limiter.throttled(generation, request.ticket):
                 # The account is taking our other requests: the lowered cap holds this one back
                 # until one of them finishes, so a timed wait would only leave a slot idle (and
                 # hold back the reader, which waits for the oldest batch). Nor does the refusal

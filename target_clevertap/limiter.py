@@ -8,9 +8,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# Growing the cap waits for `limit x patience` successes; patience doubles (up to this) each
-# time a raised cap drew a 429, so an account shared with another client is probed rarely.
-MAX_PATIENCE = 16
+# After a raise that drew a 429, the next raise waits PROBE_ROUNDS x limit rounds (at the cap,
+# PROBE_ROUNDS x limit^2 successes): a process with a small share of a shared account probes
+# often, one with a large share rarely, so shares drift towards fair while the account as a
+# whole sees about one probe per PROBE_ROUNDS rounds between N processes at ceiling / N each.
+PROBE_ROUNDS = 2
 
 
 class AdaptiveLimiter:
@@ -23,8 +25,10 @@ class AdaptiveLimiter:
     under the current cap lowers the cap by one: with L requests in flight and k refused, the
     account took L - k (another client may hold the rest). The cap also drops at once to the
     number of our other requests in flight, since the account took no more than those when it
-    refused this one. Once the cap is reached, it grows by one after `limit x patience`
-    successes, never above the ceiling.
+    refused this one. Once the cap is reached it grows, never above the ceiling: a raise that
+    held for a round (no 429) is followed by one twice its size, so room that others left fills
+    in a few rounds; a raise that drew a 429 is followed, after PROBE_ROUNDS x limit rounds, by
+    a raise of one.
     """
 
     def __init__(self, ceiling: int) -> None:
@@ -36,7 +40,8 @@ class AdaptiveLimiter:
         self._refused = 0
         self._successes = 0
         self._reached = False
-        self._patience = 1
+        self._step = 1
+        self._resting: int | None = None
         self._tickets = itertools.count()
         self._waiting: list[int] = []
         self._changed = threading.Condition()
@@ -51,14 +56,18 @@ class AdaptiveLimiter:
 
         Places go by ticket, so a retried request (which keeps its ticket) goes before batches
         read after it: the reader waits for the oldest batch, and must not wait behind newer ones.
+        While a request refused with none of ours in flight waits to retry, it alone may go.
         """
         ticket = self.ticket() if ticket is None else ticket
         with self._changed:
             heapq.heappush(self._waiting, ticket)
-            self._changed.wait_for(
-                lambda: self._in_flight < self.limit and self._waiting[0] == ticket
-            )
-            heapq.heappop(self._waiting)
+            self._changed.wait_for(lambda: self._may_go(ticket))
+            if self._waiting[0] == ticket:
+                heapq.heappop(self._waiting)
+            else:  # the resting request, going before older tickets in their own retry waits
+                self._waiting.remove(ticket)
+                heapq.heapify(self._waiting)
+            self._resting = None
             self._in_flight += 1
             if not self._reached and self._in_flight >= self.limit:
                 self._reached = True
@@ -72,18 +81,34 @@ class AdaptiveLimiter:
                 self._in_flight -= 1
                 self._changed.notify_all()
 
-    def throttled(self, generation: int) -> bool:
+    def _may_go(self, ticket: int) -> bool:
+        if self._in_flight >= self.limit:
+            return False
+        if self._resting is not None:
+            return ticket == self._resting
+        return self._waiting[0] == ticket
+
+    def finished(self, ticket: int) -> None:
+        """The request with `ticket` is done, retried to an answer or given up."""
+        with self._changed:
+            if self._resting == ticket:
+                self._resting = None
+                self._changed.notify_all()
+
+    def throttled(self, generation: int, ticket: int) -> bool:
         """CleverTap said too many concurrent requests to a request sent under `generation`.
 
         Called while the request still holds its slot; returns whether other requests of ours
-        are in flight, so one of them will soon free a slot.
+        are in flight, so one of them will soon free a slot. If none are, the account is full
+        of other clients' requests: nothing of ours goes until this one, after its retry wait,
+        goes again (or is `finished`), where each batch read meanwhile would draw its own 429.
         """
         with self._changed:
+            if self._in_flight == 1:
+                self._resting = ticket
             if generation != self._generation:
                 return self._in_flight > 1  # sent under an older cap, already lowered since
             self._refused += 1
-            if self._refused == 1:
-                self._patience = min(MAX_PATIENCE, self._patience * 2)
             others = self._in_flight - 1
             self.limit = max(1, min(self._generation_cap - self._refused, others))
             self._successes = 0
@@ -91,17 +116,16 @@ class AdaptiveLimiter:
             return self._in_flight > 1
 
     def succeeded(self) -> None:
-        """A request went through; once the cap was reached, enough of them raise it by one."""
+        """A request went through; once the cap was reached, enough of them raise it."""
         with self._changed:
             self._successes += 1
-            if (
-                self._reached
-                and self._successes >= self.limit * self._patience
-                and self.limit < self.ceiling
-            ):
-                if self._refused == 0:  # the last raise held: probe at the normal pace again
-                    self._patience = 1
-                self._open(self.limit + 1)
+            if not self._reached or self.limit >= self.ceiling:
+                return
+            held = self._refused == 0  # no 429 since the cap was last raised
+            if self._successes < (self.limit if held else PROBE_ROUNDS * self.limit**2):
+                return
+            self._step = self._step * 2 if held else 1
+            self._open(min(self.ceiling, self.limit + self._step))
 
     def _open(self, cap: int) -> None:
         self.limit = self._generation_cap = cap

@@ -6,7 +6,7 @@ import threading
 import time
 from contextlib import AbstractContextManager
 
-from target_clevertap.limiter import MAX_PATIENCE, AdaptiveLimiter
+from target_clevertap.limiter import PROBE_ROUNDS, AdaptiveLimiter
 
 
 def send(limiter: AdaptiveLimiter, count: int) -> list[int]:
@@ -20,12 +20,14 @@ def send(limiter: AdaptiveLimiter, count: int) -> list[int]:
 
 def burst(limiter: AdaptiveLimiter, count: int, refused: int) -> None:
     """`count` requests in flight together: `refused` of them answered 429 (first, as CleverTap
-    refuses at once), then the others accepted."""
-    slots: list[AbstractContextManager[int]] = [limiter.slot() for _ in range(count)]
+    refuses at once) and then given up, then the others accepted."""
+    tickets = [limiter.ticket() for _ in range(count)]
+    slots: list[AbstractContextManager[int]] = [limiter.slot(ticket) for ticket in tickets]
     generations = [slot.__enter__() for slot in slots]
-    for slot, generation in zip(slots[:refused], generations[:refused], strict=True):
-        limiter.throttled(generation)
+    for slot, generation, ticket in zip(slots, generations, tickets[:refused], strict=False):
+        limiter.throttled(generation, ticket)
         slot.__exit__(None, None, None)
+        limiter.finished(ticket)
     for slot in slots[refused:]:
         limiter.succeeded()
         slot.__exit__(None, None, None)
@@ -63,7 +65,7 @@ def test_a_429_drops_the_cap_at_once_to_our_other_requests_in_flight() -> None:
     for slot in accepted:
         slot.__enter__()
     with limiter.slot() as sixth:
-        limiter.throttled(sixth)  # the account holds 5 of ours and took no more
+        limiter.throttled(sixth, ticket=5)  # the account holds 5 of ours and took no more
     assert limiter.limit == 5
     for slot in accepted:
         slot.__exit__(None, None, None)
@@ -73,9 +75,9 @@ def test_a_429_for_a_request_sent_under_an_older_cap_changes_nothing() -> None:
     limiter = AdaptiveLimiter(15)
     burst(limiter, 15, refused=10)
     (old,) = send(limiter, 1)
-    full_rounds(limiter, 2)
+    full_rounds(limiter, PROBE_ROUNDS * 5)
     assert limiter.limit == 6
-    limiter.throttled(old)  # sent under the cap of 5, which has grown since
+    limiter.throttled(old, ticket=6)  # sent under the cap of 5, which has grown since
     assert limiter.limit == 6
 
 
@@ -92,59 +94,103 @@ def test_the_cap_grows_only_after_it_was_reached() -> None:
     burst(limiter, 15, refused=8)
     assert limiter.limit == 7
 
-    for _ in range(100):  # one request at a time: the cap of 7 is never reached
+    for _ in range(200):  # one request at a time: the cap of 7 is never reached
         with limiter.slot():
             limiter.succeeded()
     assert limiter.limit == 7
 
-    full_rounds(limiter, 1)  # patience doubled by the 429s: 2 x 7 successes at the cap
+    full_rounds(limiter, PROBE_ROUNDS * 7 - 1)  # after a 429: PROBE_ROUNDS x limit full rounds
     assert limiter.limit == 7
     full_rounds(limiter, 1)
     assert limiter.limit == 8
 
 
-def test_a_raise_that_draws_a_429_makes_the_next_raise_wait_twice_as_long() -> None:
-    limiter = AdaptiveLimiter(15)
-    burst(limiter, 15, refused=10)
-    full_rounds(limiter, 2)  # patience 2: two full rounds of 5
-    assert limiter.limit == 6
-    burst(limiter, 6, refused=1)  # the probe finds the account still takes 5
-    assert limiter.limit == 5
-    full_rounds(limiter, 3)  # patience 4 now: 15 successes at the cap, not yet 20
-    assert limiter.limit == 5
-    full_rounds(limiter, 1)
-    assert limiter.limit == 6
+def test_after_a_429_a_small_share_probes_sooner_than_a_large_one() -> None:
+    small, large = AdaptiveLimiter(15), AdaptiveLimiter(15)
+    burst(small, 15, refused=13)
+    burst(large, 15, refused=5)
+    assert (small.limit, large.limit) == (2, 10)
+    full_rounds(small, PROBE_ROUNDS * 2)
+    full_rounds(large, PROBE_ROUNDS * 2)
+    assert (small.limit, large.limit) == (3, 10)  # the small one probes first
+    full_rounds(large, PROBE_ROUNDS * 10 - PROBE_ROUNDS * 2)
+    assert large.limit == 11
 
 
-def test_a_raise_that_holds_brings_patience_back_to_normal() -> None:
+def test_a_raise_that_holds_for_a_round_is_followed_by_one_twice_its_size() -> None:
     limiter = AdaptiveLimiter(15)
-    burst(limiter, 15, refused=10)
-    full_rounds(limiter, 2)
-    assert limiter.limit == 6
-    full_rounds(limiter, 2)  # 12 accepted at 6: the raise held; patience is 1 from here
+    burst(limiter, 15, refused=11)
+    full_rounds(limiter, PROBE_ROUNDS * 4)
+    assert limiter.limit == 5
+    full_rounds(limiter, 1)  # 5 accepted at 5: the raise held
     assert limiter.limit == 7
     full_rounds(limiter, 1)
-    assert limiter.limit == 8
+    assert limiter.limit == 11
+    full_rounds(limiter, 1)
+    assert limiter.limit == 15  # never past the ceiling
+    full_rounds(limiter, 50)
+    assert limiter.limit == 15
 
 
-def test_patience_is_bounded_and_the_cap_never_passes_the_ceiling() -> None:
-    limiter = AdaptiveLimiter(4)
-    for _ in range(10):  # every raise draws a 429
-        burst(limiter, limiter.limit, refused=1)
-        full_rounds(limiter, MAX_PATIENCE)
-    assert 1 <= limiter.limit <= 4
-    full_rounds(limiter, 200)
-    assert limiter.limit == 4
+def test_a_raise_that_draws_a_429_is_followed_by_a_raise_of_one() -> None:
+    limiter = AdaptiveLimiter(15)
+    burst(limiter, 15, refused=11)
+    full_rounds(limiter, PROBE_ROUNDS * 4)
+    full_rounds(limiter, 1)
+    assert limiter.limit == 7
+    burst(limiter, 7, refused=2)  # the raise of two found the account takes 5
+    assert limiter.limit == 5
+    full_rounds(limiter, PROBE_ROUNDS * 5 - 1)
+    assert limiter.limit == 5
+    full_rounds(limiter, 1)
+    assert limiter.limit == 6
+
+
+def test_a_429_with_none_of_ours_in_flight_holds_back_every_other_request() -> None:
+    limiter = AdaptiveLimiter(15)
+    refused_ticket, later = limiter.ticket(), limiter.ticket()
+    with limiter.slot(refused_ticket) as generation:
+        assert limiter.throttled(generation, refused_ticket) is False
+    sent: list[str] = []
+
+    def send_later() -> None:
+        with limiter.slot(later):
+            sent.append("later")
+
+    newer = threading.Thread(target=send_later)
+    newer.start()
+    time.sleep(0.05)
+    assert sent == []  # the account is full of others' requests: a new batch would draw a 429
+    with limiter.slot(refused_ticket):  # the refused request, after its retry wait, goes again
+        sent.append("retry")
+    newer.join(timeout=5)
+    assert sent == ["retry", "later"]
+
+
+def test_a_refused_request_given_up_lets_the_others_go() -> None:
+    limiter = AdaptiveLimiter(15)
+    refused_ticket = limiter.ticket()
+    with limiter.slot(refused_ticket) as generation:
+        limiter.throttled(generation, refused_ticket)
+    newer = threading.Thread(target=send, args=(limiter, 1))
+    newer.start()
+    time.sleep(0.05)
+    assert newer.is_alive()
+    limiter.finished(refused_ticket)  # out of retries, or the run is stopping
+    newer.join(timeout=5)
+    assert not newer.is_alive()
 
 
 def test_a_429_says_whether_other_requests_of_ours_are_in_flight() -> None:
     alone = AdaptiveLimiter(15)
     with alone.slot() as generation:
-        assert alone.throttled(generation) is False  # the budget is taken by someone else
+        assert (
+            alone.throttled(generation, ticket=-1) is False
+        )  # the budget is taken by someone else
     together = AdaptiveLimiter(15)
     with together.slot() as first, together.slot() as second:
-        assert together.throttled(first) is True  # `second` will free a slot
-        assert together.throttled(second) is True
+        assert together.throttled(first, ticket=-1) is True  # `second` will free a slot
+        assert together.throttled(second, ticket=-1) is True
 
 
 def test_a_free_slot_goes_to_the_oldest_ticket_waiting() -> None:
