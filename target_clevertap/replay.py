@@ -13,15 +13,20 @@ import datetime as dt
 import io
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.exceptions import ConfigValidationError
 
+from target_clevertap.config_sources import ENV_MARKER, UnusableConfig, read_config_files
 from target_clevertap.jsonl import dumps_exact
+from target_clevertap.ledger import LedgerError
+from target_clevertap.rejects import RejectsUnwritable
 from target_clevertap.target import TargetClevertap
+from target_clevertap.text import json_mistake
 
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
@@ -53,10 +58,43 @@ def inferred_schema(records: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {"type": "object", "properties": properties}
 
 
+class UnusableRejectedFile(Exception):
+    """The file to replay cannot be read as a rejected-records file; the message says why."""
+
+
 def read_rejected(path: Path) -> list[dict[str, Any]]:
-    """The lines of a rejected-records file, numbers read exactly."""
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line, parse_float=Decimal) for line in lines if line.strip()]
+    """The lines of a rejected-records file, numbers read exactly; raises UnusableRejectedFile."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise UnusableRejectedFile(
+            f"The file to replay, '{path}', cannot be read ({reason})."
+        ) from None
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            lines.append(_rejected_line(path, number, line))
+    return lines
+
+
+def _rejected_line(path: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(line, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        why = f"is not JSON ({json_mistake(exc)})"
+    else:
+        if (
+            isinstance(parsed, dict)
+            and isinstance(parsed.get("record"), dict)
+            and "stream" in parsed
+        ):
+            return parsed
+        why = "has no 'stream' and 'record'"
+    raise UnusableRejectedFile(
+        f"Line {number} of '{path}' {why}: replay takes a rejected-records file the target "
+        "wrote (one JSON object a line, with its 'stream' and 'record')."
+    )
 
 
 def default_retry_path(path: Path) -> Path:
@@ -79,11 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         help="where records that fail again go (default: <file>.replay-<time>.jsonl)",
     )
     args = parser.parse_args(argv)
-    rejected = read_rejected(args.rejected_file)
-    settings = _ConfigInput.from_cli_args(*args.config)
-    retry_path = args.rejected_records_path or default_retry_path(args.rejected_file)
-    config = {**settings.config, "rejected_records_path": str(retry_path)}
-    target = TargetClevertap(config=config, parse_env_config=settings.parse_env)
+    try:
+        rejected = read_rejected(args.rejected_file)
+        target, retry_path = _target(args)
+    except (UnusableRejectedFile, RejectsUnwritable, LedgerError) as exc:
+        return _refuse([str(exc)])
+    except (UnusableConfig, ConfigValidationError) as exc:
+        return _refuse(exc.errors)
     target.logger.info(
         "Replaying %d records from %s; records that fail again go to %s.",
         len(rejected),
@@ -91,3 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         retry_path,
     )
     return target.run(io.StringIO("".join(f"{m}\n" for m in singer_input(rejected))))
+
+
+def _target(args: argparse.Namespace) -> tuple[TargetClevertap, Path]:
+    """The target with the replay's settings, and where records that fail again go."""
+    retry_path = args.rejected_records_path or default_retry_path(args.rejected_file)
+    config = {**read_config_files(args.config), "rejected_records_path": str(retry_path)}
+    target = TargetClevertap(config=config, parse_env_config=ENV_MARKER in args.config)
+    return target, retry_path
+
+
+def _refuse(errors: list[str]) -> int:
+    """The replay cannot start: each reason, one line each, and the exit code."""
+    for error in errors:
+        print(f"target-clevertap-replay: {error}", file=sys.stderr)
+    return 1

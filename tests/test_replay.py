@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from target_clevertap.replay import inferred_schema
 from target_clevertap.sandbox import Sandbox
 from tests import singer
@@ -92,3 +94,66 @@ def test_inferred_schema_marks_only_all_iso_date_properties_as_dates() -> None:
         "b": {},
         "c": {},
     }
+
+
+def replay_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("target-clevertap-replay")), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        ("missing file", "The file to replay, "),
+        ("not JSON", "Line 2 of "),
+        ("not a rejected line", "has no 'stream' and 'record'"),
+        ("missing config", "does not exist"),
+        ("config without credentials", "Setting 'account_id' is missing"),
+        ("unwritable retry path", "Setting 'rejected_records_path'"),
+        ("unusable ledger", "The event ledger"),
+    ],
+)
+def test_a_replay_that_cannot_start_says_why_in_a_sentence(
+    tmp_path: Path, mistake: str, expected: str
+) -> None:
+    rejected = tmp_path / "rejected.jsonl"
+    line = json.dumps({"stream": "orders", "record": {"identity": "u1"}})
+    rejected.write_text(line + "\n")
+    config: dict[str, Any] = {
+        "account_id": SANDBOX_ACCOUNT,
+        "passcode": PASSCODE,
+        "api_url": "http://127.0.0.1:9",
+        "streams": {"orders": {"type": "event", "event_name": "Order Placed"}},
+    }
+    retry = tmp_path / "retry.jsonl"
+    if mistake == "missing file":
+        rejected.unlink()
+    elif mistake == "not JSON":
+        rejected.write_text(line + "\n{not json\n")
+    elif mistake == "not a rejected line":
+        rejected.write_text('{"identity": "u1"}\n')
+    elif mistake == "config without credentials":
+        del config["account_id"]
+    elif mistake == "unwritable retry path":
+        (tmp_path / "taken").write_text("a file, not a folder")
+        retry = tmp_path / "taken" / "retry.jsonl"
+    elif mistake == "unusable ledger":
+        config["event_ledger_path"] = str(tmp_path)  # a folder, not a file
+    config_path = write_config(tmp_path, config)
+    if mistake == "missing config":
+        config_path = tmp_path / "nowhere.json"
+
+    replay = replay_command(
+        str(rejected), "--config", str(config_path), "--rejected-records-path", str(retry)
+    )
+
+    assert replay.returncode == 1
+    assert "Traceback" not in replay.stderr
+    assert expected in replay.stderr
+    assert PASSCODE not in replay.stderr + replay.stdout
+    assert not retry.exists()
