@@ -35,6 +35,10 @@ from target_clevertap.text import secret_forms, shown, without_secret
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_WAIT_SECONDS = 60.0
+# A 429 is answered at once and says the account is full right now; the requests filling it
+# finish within a few seconds, so a longer wait only idles the run (and, as the refused request
+# holds back all of ours, every batch behind it). Each still counts against `max_retries`.
+MAX_THROTTLED_WAIT_SECONDS = 8.0
 
 
 class UploadError(Exception):
@@ -86,9 +90,14 @@ class Answer:
 
 
 def retry_wait(error: RetryableError, schedule: Iterator[float]) -> float:
-    """The wait before the next attempt: the server's Retry-After, else full-jitter exponential."""
+    """The wait before the next attempt: the server's Retry-After, else full-jitter exponential
+    (for a 429, at most MAX_THROTTLED_WAIT_SECONDS)."""
     step = next(schedule)
-    return error.retry_after if error.retry_after is not None else backoff.full_jitter(step)
+    if error.retry_after is not None:
+        return error.retry_after
+    if error.status == 429:
+        step = min(step, MAX_THROTTLED_WAIT_SECONDS)
+    return backoff.full_jitter(step)
 
 
 class UploadClient:
