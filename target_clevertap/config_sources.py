@@ -19,7 +19,7 @@ from typing import Any
 
 from singer_sdk.configuration._dict_config import parse_environment_config
 
-from target_clevertap.text import json_mistake, shown
+from target_clevertap.text import json_mistake, shown, why_unreadable
 
 ENV_MARKER = "ENV"  # `--config ENV` reads the settings from the environment
 TRUE_WORDS = ("true", "1", "yes", "on")  # the SDK's
@@ -54,8 +54,9 @@ def _read_config_file(path: str) -> dict[str, Any]:
             ]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise UnusableConfig([f"Config file '{path}' cannot be read ({reason})."]) from None
+        raise UnusableConfig(
+            [f"Config file '{path}' cannot be read ({why_unreadable(exc)})."]
+        ) from None
     try:
         config = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:

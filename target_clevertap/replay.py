@@ -26,7 +26,7 @@ from target_clevertap.jsonl import dumps_exact
 from target_clevertap.ledger import LedgerError
 from target_clevertap.rejects import RejectsUnwritable
 from target_clevertap.target import TargetClevertap
-from target_clevertap.text import json_mistake
+from target_clevertap.text import json_mistake, why_unreadable
 
 _ISO_DATE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
@@ -67,9 +67,8 @@ def read_rejected(path: Path) -> list[dict[str, Any]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise UnusableRejectedFile(
-            f"The file to replay, '{path}', cannot be read ({reason})."
+            f"The file to replay, '{path}', cannot be read ({why_unreadable(exc)})."
         ) from None
     lines = []
     for number, line in enumerate(text.splitlines(), 1):

@@ -27,6 +27,13 @@ def json_mistake(error: json.JSONDecodeError, *, with_line: bool = False) -> str
     return f"{error.msg}{joint}{where}"
 
 
+def why_unreadable(error: OSError | UnicodeDecodeError) -> str:
+    """Why a text file could not be read, for a message: the system's reason, or not UTF-8."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return "it is not UTF-8 text"
+
+
 def secret_forms(secret: str) -> tuple[str, ...]:
     """The ways a secret can appear in text echoed back, longest first: as sent, and escaped
     once or twice (JSON, URL), as a server may echo headers inside a JSON string it escapes."""
