@@ -39,6 +39,8 @@ MAX_WAIT_SECONDS = 60.0
 # finish within a few seconds, so a longer wait only idles the run (and, as the refused request
 # holds back all of ours, every batch behind it). Each still counts against `max_retries`.
 MAX_THROTTLED_WAIT_SECONDS = 8.0
+# What a 429 answered with none of our requests in flight uses up of one of `max_retries`.
+LONE_REFUSAL_COST = 0.25
 
 
 class UploadError(Exception):
@@ -67,12 +69,12 @@ class RetryableError(Exception):
         retry_after: float | None = None,
         *,
         maybe_stored: bool = True,
-        counted: bool = True,
+        cost: float = 1.0,
     ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
-        self.counted = counted  # whether it uses up one of `max_retries`
+        self.cost = cost  # how much of one of `max_retries` it uses up
         # Whether CleverTap may have stored the records anyway (a timeout, a 5xx): then a retry
         # that succeeds may have stored them twice. Not so for 429 or a refused connection.
         self.maybe_stored = maybe_stored and status != 429
@@ -176,14 +178,14 @@ class UploadClient:
         schedule = backoff.expo(factor=self._first_wait, max_value=MAX_WAIT_SECONDS)
         next(schedule)
         maybe_stored = False
-        failures = 0
+        failures = 0.0
         for attempt in itertools.count(1):
             try:
                 status, answer = self._attempt(request)
             except RetryableError as error:
                 maybe_stored = maybe_stored or error.maybe_stored
-                failures += error.counted
-                if failures > self._max_retries:
+                failures += error.cost
+                if failures >= self._max_retries + 1:
                     raise UploadError(f"{error} (gave up after {attempt} attempts)") from None
                 wait = retry_wait(error, schedule)
                 self._log_retry(request, attempt, error, wait)
@@ -227,7 +229,18 @@ class UploadClient:
                     f"HTTP 429: {reply.error_text()}",
                     429,
                     0.0 if reply.retry_after is None else reply.retry_after,
-                    counted=False,
+                    cost=0.0,
+                )
+            elif reply.status == 429:
+                # None of ours in flight: other clients fill the account, and a place frees only
+                # between one of their requests and the next, so getting in is a matter of
+                # tries. Nothing else of ours is sent meanwhile (see `limiter`), so this request
+                # gets several tries for each of `max_retries`.
+                raise RetryableError(
+                    f"HTTP 429: {reply.error_text()}",
+                    429,
+                    reply.retry_after,
+                    cost=LONE_REFUSAL_COST,
                 )
         return reply.status, self._read(reply, request)
 

@@ -311,7 +311,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Max retries",
         description=(
             "Retries of one request on 429, 5xx, timeouts and connection errors; a 429 while "
-            "other requests of ours are in flight does not count."
+            "other requests of ours are in flight does not count, one while none is counts a "
+            "quarter."
         ),
     ),
     th.Property(

@@ -125,6 +125,34 @@ def test_refusals_while_our_requests_are_in_flight_do_not_use_up_retries(
         assert small.stats()["requests_by_status"].get(429, 0) > 0
 
 
+def test_a_request_refused_with_none_of_ours_in_flight_gets_four_tries_a_retry(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # One request at a time, so every 429 finds none of ours in flight: other clients fill the
+    # account. Six refusals in a row are 1.5 of max_retries 1 at a quarter each.
+    sandbox.set_faults(Faults(sequence=["429"] * 6))
+    config = settings(sandbox.url, tmp_path, max_concurrency=1, max_retries=1)
+
+    done = run(config, tmp_path, users_input())
+
+    assert_everything_delivered(done, sandbox, tmp_path)
+    assert sandbox.stats()["requests_by_status"].get(429, 0) == 6
+
+
+def test_a_full_account_that_never_frees_a_place_fails_the_run_after_four_tries_a_retry(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.set_faults(Faults(forever="429"))
+    config = settings(sandbox.url, tmp_path, max_concurrency=1, max_retries=1)
+
+    done = run(config, tmp_path, users_input())
+
+    assert done.exit_code == 1
+    assert "HTTP 429: Too many concurrent requests (gave up after 8 attempts)" in done.stderr
+    assert sandbox.stats()["requests_by_status"] == {429: 8}
+    assert done.states == []
+
+
 def test_answers_slower_than_the_timeout_are_retried(sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.set_faults(Faults(sequence=["slow:2"]))
 
