@@ -33,11 +33,12 @@ from target_clevertap.lanes import Budget, Lane, UnclearAnswer
 from target_clevertap.limiter import AdaptiveLimiter
 from target_clevertap.text import secret_forms, shown, without_secret
 
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Server errors worth another attempt; a 429 is retried too, with the limiter (`_attempt`).
+RETRYABLE_SERVER_ERRORS = frozenset({500, 502, 503, 504})
 MAX_WAIT_SECONDS = 60.0
 # A 429 is answered at once and says the account is full right now; the requests filling it
 # finish within a few seconds, so a longer wait only idles the run (and, as the refused request
-# holds back all of ours, every batch behind it). Each still counts against `max_retries`.
+# holds back all of ours, every batch behind it).
 MAX_THROTTLED_WAIT_SECONDS = 8.0
 # What a 429 answered with none of our requests in flight uses up of one of `max_retries`.
 LONE_REFUSAL_COST = 0.25
@@ -219,28 +220,21 @@ class UploadClient:
             # The cap reacts before this slot is given back, so no request slips in under it.
             if reply.status == 200:
                 limiter.succeeded()
-            elif reply.status == 429 and limiter.throttled(generation, request.ticket):
-                # The account is taking our other requests: the lowered cap holds this one back
-                # until one of them finishes, so a timed wait would only leave a slot idle (and
-                # hold back the reader, which waits for the oldest batch). Nor does the refusal
-                # use up a retry: however often an account shared with other clients refuses
-                # it, it goes again each time one of ours is answered, so the run moves on.
-                raise RetryableError(
-                    f"HTTP 429: {reply.error_text()}",
-                    429,
-                    0.0 if reply.retry_after is None else reply.retry_after,
-                    cost=0.0,
-                )
             elif reply.status == 429:
-                # None of ours in flight: other clients fill the account, and a place frees only
-                # between one of their requests and the next, so getting in is a matter of
-                # tries. Nothing else of ours is sent meanwhile (see `limiter`), so this request
-                # gets several tries for each of `max_retries`.
+                # With other requests of ours in flight, the account is taking ours: the lowered
+                # cap holds this one back until one of them finishes, so a timed wait would only
+                # leave a slot idle (and hold back the reader, which waits for the oldest
+                # batch), and the refusal uses up no retry, so the run moves on however often a
+                # shared account refuses. With none in flight, other clients fill the account
+                # and a place frees only between one of their requests and the next: getting in
+                # is a matter of tries, and as nothing else of ours goes meanwhile (see
+                # `limiter`), this request gets several tries for each of `max_retries`.
+                ours_in_flight = limiter.throttled(generation, request.ticket)
                 raise RetryableError(
                     f"HTTP 429: {reply.error_text()}",
                     429,
-                    reply.retry_after,
-                    cost=LONE_REFUSAL_COST,
+                    0.0 if ours_in_flight and reply.retry_after is None else reply.retry_after,
+                    cost=0.0 if ours_in_flight else LONE_REFUSAL_COST,
                 )
         return reply.status, self._read(reply, request)
 
@@ -288,7 +282,7 @@ class UploadClient:
                 raise RetryableError(str(unclear), 200) from None
             return answer
         message = reply.error_text()
-        if status in RETRYABLE_STATUSES:
+        if status in RETRYABLE_SERVER_ERRORS:
             raise RetryableError(f"HTTP {status}: {message}", status, reply.retry_after)
         if status == 400:
             raise BatchRefused(message)
