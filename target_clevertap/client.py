@@ -5,7 +5,8 @@ retry classification for every lane: 429, 5xx, timeouts, connection errors and a
 cannot be read are retried, with exponential waits and full jitter (`backoff.expo`,
 `backoff.full_jitter`; a `Retry-After` header wins); 401/403 and other 4xx are not. A 429
 answered while other requests of ours are in flight is the exception: it goes again as soon as
-one of them finishes, and does not count against `max_retries`. The waits are our own loop
+one of them finishes, and does not count against `max_retries`; one answered while none is waits
+at most MAX_THROTTLED_WAIT_SECONDS and counts a quarter. The waits are our own loop
 rather than `backoff.on_exception`, whose sleep nothing can cut short: a stop request must end
 them at once.
 

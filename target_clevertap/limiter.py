@@ -10,8 +10,9 @@ from contextlib import contextmanager
 
 # After a raise that drew a 429, the next raise waits PROBE_ROUNDS x limit rounds (at the cap,
 # PROBE_ROUNDS x limit^2 successes): a process with a small share of a shared account probes
-# often, one with a large share rarely, so shares drift towards fair while the account as a
-# whole sees about one probe per PROBE_ROUNDS rounds between N processes at ceiling / N each.
+# often, one with a large share rarely, so shares drift towards fair. N processes at ceiling / N
+# each make N^2 / (PROBE_ROUNDS x ceiling) probes a round between them: with a ceiling of 15,
+# one every ~2 rounds for four processes, one every ~7 for two.
 PROBE_ROUNDS = 2
 
 
