@@ -220,8 +220,8 @@ class SqliteLedger(Ledger):
             if read_only:
                 db.execute(f"SELECT count(*) FROM {TABLE} WHERE 0").fetchall()
             else:
+                _use_wal(db)
                 db.executescript(
-                    "PRAGMA journal_mode=WAL;"
                     # No index on recorded_at: pruning scans the table once a run, and every
                     # insert would update that index as well.
                     f"CREATE TABLE IF NOT EXISTS {TABLE} (account_id TEXT NOT NULL, "
@@ -287,6 +287,22 @@ class SqliteLedger(Ledger):
             for db in self._connections:
                 db.close()
             self._connections.clear()
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """WAL mode, so readers and a writer of several processes go together. Switching a new
+    file to it fails at once ("database is locked"), the busy timeout notwithstanding, while
+    another process is switching it too (two jobs starting together): so try again, until that
+    timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "database is locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _open_sqlite(path: str, *, read_only: bool) -> sqlite3.Connection:

@@ -9,6 +9,7 @@ events in flight at the kill; an event possibly stored twice is counted as such.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import re
 import signal
 import sqlite3
@@ -274,6 +275,26 @@ def test_a_corrupt_ledger_file_stops_the_run_at_start(
     )
     assert "Traceback" not in done.stderr
     assert sandbox.events() == []
+
+
+def _open_and_record(path: str) -> None:
+    ledger = SqliteLedger(SANDBOX_ACCOUNT, path, read_only=False)
+    ledger.remember("clicks", [bytes(24)])
+    ledger.close()
+
+
+def test_jobs_starting_together_on_a_new_sqlite_ledger_all_open_it(tmp_path: Path) -> None:
+    # Switching a new file to WAL fails at once, busy timeout or not, while another process is
+    # switching it too: one of four openings in ten failed that way ("database is locked").
+    fork = multiprocessing.get_context("fork")
+    for attempt in range(100):
+        path = str(tmp_path / str(attempt) / "ledger.db")
+        jobs = [fork.Process(target=_open_and_record, args=(path,)) for _ in range(4)]
+        for job in jobs:
+            job.start()
+        for job in jobs:
+            job.join(timeout=60)
+        assert [job.exitcode for job in jobs] == [0] * 4, f"attempt {attempt}"
 
 
 def test_an_unreachable_ledger_database_stops_the_run_at_start_without_its_password(
