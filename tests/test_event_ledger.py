@@ -23,7 +23,14 @@ from typing import Any
 import pytest
 
 from target_clevertap.event_keys import EventKeys
-from target_clevertap.ledger import TABLE, WRITERS, Ledger, PostgresLedger, SqliteLedger
+from target_clevertap.ledger import (
+    KEYS_PER_STATEMENT,
+    TABLE,
+    WRITERS,
+    Ledger,
+    PostgresLedger,
+    SqliteLedger,
+)
 from target_clevertap.sandbox import Faults, Rules, Sandbox
 from tests import singer
 from tests.e2e.e2e_postgres import PostgresServer
@@ -447,6 +454,20 @@ def test_a_run_finds_keys_another_run_records_while_it_runs(ledger: LedgerUnderT
     assert second.delivered_before("clicks", taken) == set()  # its own keys: sent within a run
     first.close()
     second.close()
+
+
+def test_more_keys_than_one_statement_takes_are_all_recorded_and_found(
+    ledger: LedgerUnderTest,
+) -> None:
+    keys = [event_key(1000 + n, "Clicked") for n in range(2 * KEYS_PER_STATEMENT + 1)]
+    earlier = open_run(ledger)
+    earlier.remember("clicks", keys[1:])
+    earlier.close()
+
+    assert sorted(ledger.keys()) == sorted(keys[1:])
+    later = open_run(ledger)
+    assert later.delivered_before("clicks", keys) == set(keys[1:])
+    later.close()
 
 
 # A crash: SIGKILL while 15 requests are in flight, then the run again from the last state.
