@@ -82,7 +82,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help=f"{QUICK_RECORDS:,} records, {QUICK_LATENCY_MS} ms, no 1M run (under a minute)",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; median kept")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of every run (interleaved); each run's median kept",
+    )
     parser.add_argument("--out", type=Path, help="directory for logs (default benchmarks/out/)")
     parser.add_argument(
         "--only",
@@ -167,18 +172,9 @@ def scenarios(records: int, latency_ms: int, *, quick: bool) -> list[Scenario]:
     return plan
 
 
-def run_repeated(
-    scenario: Scenario, tools: Tools, input_path: Path, out: Path, repeat: int
-) -> Outcome:
-    """Run a scenario `repeat` times; keep the run with the median wall time."""
-    outcomes = []
-    for attempt in range(repeat):
-        workdir = out / (scenario.key if repeat == 1 else f"{scenario.key}-{attempt + 1}")
-        outcome = run_scenario(scenario, tools, input_path, workdir)
-        print(_progress(outcome), file=sys.stderr, flush=True)
-        outcomes.append(outcome)
-    outcomes.sort(key=lambda o: o.usage.wall_seconds)
-    return outcomes[len(outcomes) // 2]
+def median_run(outcomes: Sequence[Outcome]) -> Outcome:
+    """Of one scenario's runs, the one with the median wall time."""
+    return sorted(outcomes, key=lambda o: o.usage.wall_seconds)[len(outcomes) // 2]
 
 
 def _progress(outcome: Outcome) -> str:
@@ -204,19 +200,25 @@ def _input_for(scenario: Scenario, out: Path, inputs: Inputs) -> Path:
 
 
 def run_all(plan: Sequence[Scenario], tools: Tools, out: Path, repeat: int) -> list[Outcome]:
-    """Every scenario whose target is available; the generated inputs are removed after."""
+    """Every scenario whose target is available, `repeat` rounds of the whole plan, the median
+    run of each kept. Rounds, not each scenario's runs in a row: this machine's speed drifts over
+    minutes, and a ratio of two runs made minutes apart would measure the drift. The generated
+    inputs are removed after."""
+    plan = [s for s in plan if s.target != "jsonl" or tools.peer is not None]
     inputs: Inputs = {}
-    outcomes = []
+    runs: dict[str, list[Outcome]] = {scenario.key: [] for scenario in plan}
     try:
-        for scenario in plan:
-            if scenario.target == "jsonl" and tools.peer is None:
-                continue
-            input_path = _input_for(scenario, out, inputs)
-            outcomes.append(run_repeated(scenario, tools, input_path, out, repeat))
+        for attempt in range(repeat):
+            for scenario in plan:
+                name = scenario.key if repeat == 1 else f"{scenario.key}-{attempt + 1}"
+                input_path = _input_for(scenario, out, inputs)
+                outcome = run_scenario(scenario, tools, input_path, out / name)
+                print(_progress(outcome), file=sys.stderr, flush=True)
+                runs[scenario.key].append(outcome)
     finally:
         for path in inputs.values():
             path.unlink(missing_ok=True)
-    return outcomes
+    return [median_run(runs[scenario.key]) for scenario in plan]
 
 
 def _header(args: argparse.Namespace, revision: str, plan: Sequence[Scenario]) -> list[str]:

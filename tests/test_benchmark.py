@@ -83,3 +83,25 @@ def test_each_latency_of_the_sweep_is_scenario_a(sweep: ModuleType) -> None:
         (500, 100_000, "clevertap"),
     ]
     assert all(s.settings == {"max_concurrency": 15} and s.sandbox_limit == 15 for s in scenarios)
+
+
+def test_repeated_runs_go_in_rounds_and_each_keeps_its_median(
+    sweep: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = importlib.import_module("run")
+    plan = sweep.plan(1_000, [0, 250])
+    walls = iter([5.0, 9.0, 3.0, 7.0, 4.0, 8.0])  # rounds: (0 ms, 250 ms) three times
+    made: list[tuple[int, str]] = []
+
+    def fake_run(scenario: Any, tools: Any, input_path: Path, workdir: Path) -> Any:
+        made.append((scenario.latency_ms, workdir.name))
+        return _outcome(scenario, wall=next(walls), cpu=1.0)
+
+    monkeypatch.setattr(run, "run_scenario", fake_run)
+    monkeypatch.setattr(run, "write_input", lambda path, records, feed: path)
+
+    kept = run.run_all(plan, run.Tools(), tmp_path, repeat=3)
+
+    assert [latency for latency, _ in made] == [0, 250, 0, 250, 0, 250]
+    assert [name for _, name in made][:2] == [f"{plan[0].key}-1", f"{plan[1].key}-1"]
+    assert [outcome.usage.wall_seconds for outcome in kept] == [4.0, 8.0]
