@@ -25,6 +25,7 @@ import pytest
 from target_clevertap.event_keys import EventKeys
 from target_clevertap.ledger import (
     KEYS_PER_STATEMENT,
+    SQLITE_PAGE_SIZE,
     TABLE,
     WRITERS,
     Ledger,
@@ -302,6 +303,33 @@ def test_jobs_starting_together_on_a_new_sqlite_ledger_all_open_it(tmp_path: Pat
         for job in jobs:
             job.join(timeout=60)
         assert [job.exitcode for job in jobs] == [0] * 4, f"attempt {attempt}"
+
+
+def _page_size(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def test_a_new_sqlite_ledger_has_large_pages_and_an_older_file_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    new, older = tmp_path / "new.db", tmp_path / "older.db"
+    with sqlite3.connect(older) as db:  # a ledger file made before the page size was set
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"CREATE TABLE {TABLE} (x)")
+        db.execute(f"DROP TABLE {TABLE}")
+    keys = [event_key(100, "Clicked"), event_key(101, "Clicked")]
+
+    for path in (new, older):
+        earlier = SqliteLedger(SANDBOX_ACCOUNT, str(path), read_only=False)
+        earlier.remember("clicks", keys)
+        earlier.close()
+        later = SqliteLedger(SANDBOX_ACCOUNT, str(path), read_only=False)
+        assert later.delivered_before("clicks", keys) == set(keys)
+        later.close()
+
+    assert _page_size(new) == SQLITE_PAGE_SIZE
+    assert _page_size(older) == 4096
 
 
 def test_an_unreachable_ledger_database_stops_the_run_at_start_without_its_password(
