@@ -193,6 +193,8 @@ class UploadClient:
                 self._log_retry(request, attempt, error, wait)
                 if not self._waited_to_retry(wait):
                     raise UploadError(f"{error}; not retried, as the run is stopping") from None
+                if self._deadline is not None:
+                    self._log_retry_in_grace(request, self._deadline - time.monotonic())
                 continue
             return status, answer, attempt - 1, maybe_stored
         raise AssertionError("unreachable")  # itertools.count never ends
@@ -306,6 +308,15 @@ class UploadClient:
             "region is the prefix of your dashboard URL (e.g. us1.dashboard.clevertap.com -> "
             "region us1; eu1 uses api.clevertap.com); Account ID and Passcode are under "
             "Settings > Project."
+        )
+
+    def _log_retry_in_grace(self, request: _Request, left: float) -> None:
+        self._logger.info(
+            "Stream '%s': the run is stopping, but this %s retry goes on: it fits in the stop's "
+            "grace period ('stop_grace_seconds'; %.1fs left).",
+            request.stream,
+            request.lane.name,
+            left,
         )
 
     def _log_retry(

@@ -217,6 +217,7 @@ def test_retries_go_on_within_the_grace_period(
     assert code == 0, stderr
     assert stdout == ['{"n": 3}', '{"n": 6}']
     assert len(sandbox.profiles()) == 6
+    assert "the run is stopping, but this upload retry goes on: it fits in the stop's" in stderr
     assert "Stopped on request after delivering everything read" in stderr
 
 
