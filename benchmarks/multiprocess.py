@@ -250,10 +250,10 @@ def run_shared(
             usages = list(pool.map(_runner(scenario, input_path), commands, workdirs))
     report = sandbox.report
     others = window.others(*usages, *([report.usage] if report else []))
-    results = [
-        ProcessResult(usage, *reversed(own_checks(scenario, usage, directory)))
-        for usage, directory in zip(usages, workdirs, strict=True)
-    ]
+    results = []
+    for usage, directory in zip(usages, workdirs, strict=True):
+        problems, failed = own_checks(scenario, usage, directory)
+        results.append(ProcessResult(usage, failed, problems))
     return SharedRun(
         scenario,
         results,

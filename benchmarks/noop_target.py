@@ -87,10 +87,13 @@ class TargetReaderNoopTarget(NoopTarget):
     message_reader_class = LineCountingReader
 
 
-TARGETS = {"--floor": FloorNoopTarget, "--like-target": TargetReaderNoopTarget}
+TARGETS: dict[str, type[NoopTarget]] = {
+    "--floor": FloorNoopTarget,
+    "--like-target": TargetReaderNoopTarget,
+}
 
 if __name__ == "__main__":
-    target = NoopTarget
+    target: type[NoopTarget] = NoopTarget
     if sys.argv[1:2] and sys.argv[1] in TARGETS:
         target = TARGETS[sys.argv.pop(1)]
     target.cli()

@@ -129,8 +129,8 @@ def print_collapsed(raw: Path, top: int) -> None:
         own[frames[-1]] += int(count)
     print(f"\n## py-spy, all threads, {total:,} samples holding the GIL\n")
     print("| incl % | own % | function |\n| ---: | ---: | --- |")
-    for frame, count in inclusive.most_common(top):
-        print(f"| {count / total:.1%} | {own[frame] / total:.1%} | `{frame}` |")
+    for frame, samples in inclusive.most_common(top):
+        print(f"| {samples / total:.1%} | {own[frame] / total:.1%} | `{frame}` |")
 
 
 def _where(frame: str) -> str:
