@@ -315,6 +315,7 @@ def test_a_new_sqlite_ledger_has_large_pages_and_an_older_file_keeps_its_own(
 ) -> None:
     new, older = tmp_path / "new.db", tmp_path / "older.db"
     with sqlite3.connect(older) as db:  # a ledger file made before the page size was set
+        db.execute("PRAGMA page_size = 4096")  # SQLite's usual default, whatever this build's
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"CREATE TABLE {TABLE} (x)")
         db.execute(f"DROP TABLE {TABLE}")
