@@ -27,6 +27,8 @@ _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 _NO_TIME = bytes(8)
 _TIME = struct.Struct(">Q").pack
 _TIME_MASK = 2**64 - 1
+# A whole key in one call: the time (which must fit 64 bits unsigned) and the digest.
+_TIME_AND_DIGEST = struct.Struct(">Q16s").pack
 KEY_SIZE = 24
 
 
@@ -41,13 +43,19 @@ class EventKeys:
     ) -> list[bytes | None]:
         """The key of each event of a batch (`key_of` of each, most of them in one pass)."""
         if not self._key_fields:
-            try:  # every event has an integer time and JSON carries it: the usual batch
+            # The usual batch: every event has a time of 0 to 2^64 - 1 and only text keys (as
+            # every mapped record), where sorting the keys writes what `key_of` writes. It runs
+            # on an upload thread, holding the GIL the reading thread needs: a quarter less work
+            # a key than `key_of`, for the same keys.
+            try:
                 return [
-                    _TIME(payload["ts"] & _TIME_MASK)
-                    + xxh3_128_digest(orjson.dumps(payload, option=_CANONICAL))
+                    _TIME_AND_DIGEST(
+                        payload["ts"],
+                        xxh3_128_digest(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)),
+                    )
                     for payload in payloads
                 ]
-            except (KeyError, TypeError, orjson.JSONEncodeError):
+            except (KeyError, TypeError, struct.error):  # orjson's errors are TypeErrors
                 pass
         pairs = zip(records, payloads, strict=True)
         return [self.key_of(record, payload) for record, payload in pairs]

@@ -70,6 +70,22 @@ def test_a_batch_s_keys_are_each_event_s_key_whatever_else_is_in_the_batch() -> 
     plain = [{**PAYLOAD, "ts": PAYLOAD["ts"] + i} for i in range(3)]
     untimed = {k: v for k, v in PAYLOAD.items() if k != "ts"}
     odd = {**PAYLOAD, "evtData": {"when": object()}}  # not JSON: keyed by its text form
-    for batch in (plain, [*plain, untimed], [*plain, odd], [{**PAYLOAD, "ts": 1.7e9}]):
+    unusual = [
+        {**PAYLOAD, "ts": 1.7e9},
+        {**PAYLOAD, "ts": -5},  # beyond 64 bits unsigned: the key wraps it
+        {**PAYLOAD, "ts": 2**64 + 5},
+        {**PAYLOAD, "evtData": {1: "a number as a key"}},
+    ]
+    for batch in (plain, [*plain, untimed], [*plain, odd], *([*plain, u] for u in unusual)):
         keyer = EventKeys(())
         assert keyer.keys_of([{}] * len(batch), batch) == [keyer.key_of({}, p) for p in batch]
+
+
+def test_keys_stay_the_same_across_versions() -> None:
+    """Keys already in a ledger must keep matching: were they computed differently, the first run
+    after an upgrade would send again every event of the retention period."""
+    by_content = "000000006553f100789ed74731c5d160332f6747d0ad5554"
+    by_field = "000000000000000010d11232314860738171fe3572b290ee"
+    assert key(PAYLOAD).hex() == by_content
+    assert EventKeys(()).keys_of([{}], [PAYLOAD])[0].hex() == by_content  # type: ignore[union-attr]
+    assert key(PAYLOAD, {"order_id": "o-1"}, "order_id").hex() == by_field
