@@ -144,12 +144,12 @@ class Ledger:
                 stream, since - CLOCK_LEEWAY_SECONDS
             ):
                 return set()
-        return self._known(stream, sorted(set(keys)))
+        return self._known(stream, _sorted_unique(keys))
 
     def remember(self, stream: str, keys: Collection[bytes]) -> None:
         """Record keys CleverTap accepted (or re-confirmed), committed before returning."""
         if keys:
-            self._guarded("write", lambda: self._record(stream, sorted(set(keys)), _now()))
+            self._guarded("write", lambda: self._record(stream, _sorted_unique(keys), _now()))
 
     def prune(self, days: int) -> None:
         """Forget this account's keys recorded more than `days` days ago."""
@@ -302,6 +302,13 @@ class SqliteLedger(Ledger):
             for db in self._connections:
                 db.close()
             self._connections.clear()
+
+
+def _sorted_unique(keys: Collection[bytes]) -> list[bytes]:
+    """The keys sorted, each once. A batch's keys are nearly always unique and in time order,
+    which sorting takes in one pass; sorting a set (in hash order) took ten times as long."""
+    unique = set(keys)
+    return sorted(keys if len(unique) == len(keys) else unique)
 
 
 def _chunks(keys: list[bytes]) -> Iterator[list[bytes]]:

@@ -344,7 +344,7 @@ class Pipeline:
         assert self._ledger is not None
         assert batch.route.keys is not None
         keys = batch.keys = batch.route.keys.keys_of(batch.records, batch.payloads)
-        known = self._ledger.delivered_before(batch.stream, [k for k in keys if k is not None])
+        known = self._ledger.delivered_before(batch.stream, list(filter(None, keys)))
         if not known:
             return frozenset()
         return frozenset(i for i, key in enumerate(keys) if key is not None and key in known)
@@ -353,9 +353,13 @@ class Pipeline:
         """Commit the keys of the records CleverTap accepted (and refresh those it had), before
         the batch's span closes and a STATE covering them may be written; count the rest."""
         assert self._ledger is not None
-        failed = {f.index: f.sent for f in outcome.failures}
-        accepted = [k for i, k in enumerate(batch.keys) if k is not None and i not in failed]
-        unkeyed = sum(1 for i, key in enumerate(batch.keys) if key is None and failed.get(i, True))
+        if outcome.failures:
+            failed = {f.index: f.sent for f in outcome.failures}
+            accepted = [k for i, k in enumerate(batch.keys) if k is not None and i not in failed]
+            unkeyed = sum(1 for i, k in enumerate(batch.keys) if k is None and failed.get(i, True))
+        else:  # the usual batch, counted in C: this thread holds the GIL the reader needs
+            accepted = list(filter(None, batch.keys))
+            unkeyed = batch.keys.count(None)
         if not self._settings.dry_run:
             self._ledger.remember(batch.stream, accepted)
         self._report.ledger_outcome(batch.stream, len(outcome.already_delivered), unkeyed)
