@@ -221,7 +221,8 @@ def _header(records: int, revision: str) -> list[str]:
         "",
         *environment("not used", revision),
         f"- Input: {records:,} profile records of 10 fields, a STATE every {STATE_EVERY:,}.",
-        f"- API: clevertap-sandbox in its own process (storage off), a fresh one per run, "
+        f"- API: clevertap-sandbox in its own process (storage off, each answer the latency after "
+        "the request, its validation included), a fresh one per run, "
         f"{API_CONCURRENCY} requests in flight allowed.",
         f"- Command: `{command}`",
     ]

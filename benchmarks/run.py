@@ -233,7 +233,8 @@ def _header(args: argparse.Namespace, revision: str, plan: Sequence[Scenario]) -
         f"{STATE_EVERY:,}; stdin from a file, stdout to a file.",
         *([MIXED_INPUT] if mixed else []),
         *([EVENTS_INPUT] if events else []),
-        "- API: clevertap-sandbox in its own process (storage off), a fresh one per run, "
+        "- API: clevertap-sandbox in its own process (storage off, each answer the latency after "
+        "the request, its validation included), a fresh one per run, "
         f"{API_CONCURRENCY} requests in flight allowed unless said; CPU s and peak RSS are the "
         "target process's own (wait4), the sandbox's CPU is shown apart.",
         f"- Command: `.venv/bin/python benchmarks/run.py {' '.join(sys.argv[1:])}`".rstrip(),

@@ -87,7 +87,9 @@ Decisions where the contract is open:
 * only ``?dryRun=1`` is a dry run; it is validated and answered as usual and stores nothing
   (the ``requests`` log still gets a row, marked ``dry_run``);
 * checks run in this order: credentials (401), in-flight limit (429), added latency, body (400),
-  faults, records; the in-flight count includes latency and ``slow:`` waits;
+  faults, records; the in-flight count includes latency and ``slow:`` waits. With
+  ``Faults(latency_includes_work=True)`` (``--latency-includes-work``) the latency is instead
+  the whole time from the body read to the answer, the checks after it done within it;
 * ``/1/delete/profiles.json`` takes exactly one of ``identity`` or ``guid`` (the objectId of
   uploads), each a non-empty string or an array of 1-100 of them, else 400 ``Malformed request:
   ...``; numbers are refused (uploads accept numeric identities, the delete contract names

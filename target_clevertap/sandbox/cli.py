@@ -151,6 +151,12 @@ def _add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         "--latency-ms", type=int, default=0, help="Milliseconds added to every request."
     )
     group.add_argument(
+        "--latency-includes-work",
+        action="store_true",
+        help="Answer each request --latency-ms after its body was read, the sandbox's own work "
+        "done within that time (as at an API with that round trip), not after it.",
+    )
+    group.add_argument(
         "--fail",
         default="",
         help="Answers for the next uploads, deletes and subscribes, in order, e.g. 503,503,200.",
@@ -254,6 +260,7 @@ def _rules(args: argparse.Namespace) -> Rules:
 def _faults(args: argparse.Namespace) -> Faults:
     return Faults(
         latency_ms=args.latency_ms,
+        latency_includes_work=args.latency_includes_work,
         sequence=args.fail,
         forever=args.fail_forever,
         match=args.fail_match,

@@ -115,10 +115,14 @@ class Faults:
     (to lower it), ``max_concurrent_other`` that of the other APIs (delete and subscribe);
     ``empty_unprocessed`` answers partial/fail uploads and subscribes with an empty
     ``unprocessed`` list;
-    ``spaced_json`` formats answers the way CleverTap did in 2018 (``{ "status" : "fail" , ...}``).
+    ``spaced_json`` formats answers the way CleverTap did in 2018 (``{ "status" : "fail" , ...}``);
+    ``latency_includes_work`` makes ``latency_ms`` each answer's whole time from the body read,
+    the sandbox's own work (parsing, validating, storing, a ``slow:`` wait) done within it, as at
+    an API whose round trip is that latency; by default the latency comes before that work.
     """
 
     latency_ms: int = 0
+    latency_includes_work: bool = False
     sequence: Sequence[str] = ()
     forever: str | None = None
     match: str | None = None
@@ -145,7 +149,8 @@ class Faults:
             limit = getattr(self, name)
             _require(limit is None or _is_whole(limit, minimum=1), f"{name} is a whole number >= 1")
         _require(isinstance(self.auth_error, str) and bool(self.auth_error), "auth_error is text")
-        for name in ("store_then_fail", "empty_unprocessed", "spaced_json"):
+        flags = ("store_then_fail", "empty_unprocessed", "spaced_json", "latency_includes_work")
+        for name in flags:
             _require(isinstance(getattr(self, name), bool), f"{name} is true or false")
 
     @classmethod

@@ -172,7 +172,17 @@ class Service(ABC, Generic[Parsed]):
             return fail_reply(401, faults.auth_error, spaced=spaced)
         if in_flight > self._limit(faults):
             return fail_reply(429, TOO_MANY_REQUESTS, spaced=spaced)
-        pause(faults.latency_ms / 1000)
+        if not faults.latency_includes_work:
+            pause(faults.latency_ms / 1000)
+            return self._work(request, faults)
+        answer_at = time.monotonic() + faults.latency_ms / 1000
+        reply = self._work(request, faults)
+        pause(answer_at - time.monotonic())
+        return reply
+
+    def _work(self, request: ApiRequest, faults: Faults) -> Reply:
+        """Parse the body (400), apply the scripted faults, then the endpoint's own work."""
+        spaced = faults.spaced_json
         try:
             parsed = self._parse(request)
         except MalformedRequestError as exc:

@@ -101,6 +101,25 @@ def test_added_latency_delays_every_upload(client: Client, sandbox: Sandbox) -> 
     assert time.monotonic() - started >= 0.3
 
 
+def test_a_latency_that_includes_the_work_stores_first_and_answers_at_the_latency(
+    client: Client, sandbox: Sandbox
+) -> None:
+    sandbox.set_faults(Faults(latency_ms=1500, latency_includes_work=True))
+    answers: list[Any] = []
+    started = time.monotonic()
+    sender = threading.Thread(target=lambda: answers.append(client.upload(event())))
+    sender.start()
+
+    wait_until(lambda: len(sandbox.events()) == 1, "the event stored before the answer")
+    stored_after = time.monotonic() - started
+    sender.join()
+    answered_after = time.monotonic() - started
+
+    assert answers[0].status == 200
+    assert stored_after < 1.0  # the work came first, not after the latency
+    assert answered_after >= 1.5  # the answer still waited for the whole latency
+
+
 def test_forever_with_match_fails_one_stream_while_another_succeeds(
     sandbox: Sandbox, client: Client
 ) -> None:
