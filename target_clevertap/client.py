@@ -16,6 +16,7 @@ it: a retry that would start later is given up, and a request's timeout ends by 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import threading
@@ -32,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from target_clevertap.config import Settings
 from target_clevertap.lanes import Budget, Lane, UnclearAnswer
 from target_clevertap.limiter import AdaptiveLimiter
+from target_clevertap.switch_interval import SwitchInterval
 from target_clevertap.text import secret_forms, shown, without_secret
 
 # Server errors worth another attempt; a 429 is retried too, with the limiter (`_attempt`).
@@ -116,9 +118,14 @@ class UploadClient:
         self._max_retries = settings.max_retries
         self._first_wait = settings.retry_backoff_seconds
         self._logger = logger
-        self._limiters: dict[Budget, AdaptiveLimiter] = {
-            "upload": AdaptiveLimiter(settings.max_concurrency),
-            "other": AdaptiveLimiter(settings.max_concurrency_other),
+        ceilings: dict[Budget, int] = {
+            "upload": settings.max_concurrency,
+            "other": settings.max_concurrency_other,
+        }
+        switching = SwitchInterval()
+        self._limiters = {
+            budget: AdaptiveLimiter(ceiling, functools.partial(switching.requests_wait, budget))
+            for budget, ceiling in ceilings.items()
         }
         pool_size = sum(limiter.ceiling for limiter in self._limiters.values())
         self._session = _pooled_session(pool_size, self.base_url)
@@ -148,6 +155,11 @@ class UploadClient:
         finally:
             limiter.finished(ticket)
         return Answer(answer, status, time.monotonic() - started, retries, maybe_twice)
+
+    @property
+    def ceilings(self) -> dict[Budget, int]:
+        """The most requests each budget may have in flight (its `max_concurrency` setting)."""
+        return {budget: limiter.ceiling for budget, limiter in self._limiters.items()}
 
     def allowed_in_flight(self, lane: Lane) -> int:
         """How many requests of the lane's budget may be in flight right now."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 # After a raise that drew a 429, the next raise waits PROBE_ROUNDS x limit rounds (at the cap,
@@ -14,6 +14,10 @@ from contextlib import contextmanager
 # each make N^2 / (PROBE_ROUNDS x ceiling) probes a round between them: with a ceiling of 15,
 # one every ~2 rounds for four processes, one every ~7 for two.
 PROBE_ROUNDS = 2
+
+
+def _unheard(queued: bool) -> None:
+    del queued
 
 
 class AdaptiveLimiter:
@@ -32,8 +36,11 @@ class AdaptiveLimiter:
     a raise of one.
     """
 
-    def __init__(self, ceiling: int) -> None:
+    def __init__(self, ceiling: int, requests_wait: Callable[[bool], None] = _unheard) -> None:
+        """`requests_wait` hears, at each change, whether requests wait for a place."""
         self.ceiling = ceiling
+        self._requests_wait = requests_wait
+        self._queued = False
         self.limit = ceiling
         self._in_flight = 0
         self._generation = 0
@@ -62,12 +69,16 @@ class AdaptiveLimiter:
         ticket = self.ticket() if ticket is None else ticket
         with self._changed:
             heapq.heappush(self._waiting, ticket)
-            self._changed.wait_for(lambda: self._may_go(ticket))
+            if not self._may_go(ticket):
+                self._note_queue(True)
+                self._changed.wait_for(lambda: self._may_go(ticket))
             if self._waiting[0] == ticket:
                 heapq.heappop(self._waiting)
             else:  # the resting request, going before older tickets in their own retry waits
                 self._waiting.remove(ticket)
                 heapq.heapify(self._waiting)
+            if not self._waiting:
+                self._note_queue(False)
             self._resting = None
             self._in_flight += 1
             if not self._reached and self._in_flight >= self.limit:
@@ -81,6 +92,11 @@ class AdaptiveLimiter:
             with self._changed:
                 self._in_flight -= 1
                 self._changed.notify_all()
+
+    def _note_queue(self, queued: bool) -> None:
+        if queued != self._queued:
+            self._queued = queued
+            self._requests_wait(queued)
 
     def _may_go(self, ticket: int) -> bool:
         if self._in_flight >= self.limit:

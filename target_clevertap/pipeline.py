@@ -30,7 +30,7 @@ from target_clevertap.config import Settings
 from target_clevertap.delivery import Batch, BatchOutcome, Delivery, Route
 from target_clevertap.event_keys import EventKeys
 from target_clevertap.jsonl import dumps_exact
-from target_clevertap.lanes import LANES, UPLOADS, Budget
+from target_clevertap.lanes import LANES, UPLOADS
 from target_clevertap.ledger import open_ledger
 from target_clevertap.mapping import Payload, Rejection
 from target_clevertap.ordering import ONE_PER_REQUEST, must_follow
@@ -57,13 +57,9 @@ class Pipeline:
         self._logger = logger
         self._ledger = open_ledger(settings)  # raises LedgerError: the run cannot start
         self._client = UploadClient(settings, logger)
-        ceilings: dict[Budget, int] = {
-            "upload": settings.max_concurrency,
-            "other": settings.max_concurrency_other,
-        }
         self._delivery = Delivery(
             self._client,
-            ceilings,
+            self._client.ceilings,
             self._delivered,
             self._failed,
             logger,

@@ -41,6 +41,7 @@ from target_clevertap.record_validation import InvalidStreamSchema
 from target_clevertap.rejects import RejectsUnwritable
 from target_clevertap.sink import CleverTapSink
 from target_clevertap.stopping import StopSignals
+from target_clevertap.switch_interval import restored_switch_interval
 from target_clevertap.text import shown
 
 SECRET_SETTINGS = frozenset({"passcode", "event_ledger_url"})
@@ -80,7 +81,7 @@ class TargetClevertap(Target):
     def run(self, file_input: IO[str] | None = None) -> int:
         """Read all input (or until SIGTERM/SIGINT) and deliver it; returns the exit code."""
         stop = StopSignals(self.logger, [self.pipeline.stop], self.pipeline.exit_now)
-        with stop, self.pipeline.progress, _fewer_collections():
+        with stop, self.pipeline.progress, _fewer_collections(), restored_switch_interval():
             failure = self._read_and_deliver(stop.lines(file_input or sys.stdin))
             if failure is not None:
                 return self._fail(failure, stopped=stop.requested.is_set())

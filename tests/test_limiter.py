@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from contextlib import AbstractContextManager
 
+import pytest
+
 from target_clevertap.limiter import PROBE_ROUNDS, AdaptiveLimiter
+from target_clevertap.switch_interval import SHORT_SECONDS, SwitchInterval, restored_switch_interval
 
 
 def send(limiter: AdaptiveLimiter, count: int) -> list[int]:
@@ -212,3 +216,41 @@ def test_a_free_slot_goes_to_the_oldest_ticket_waiting() -> None:
     early.join(timeout=5)
     late.join(timeout=5)
     assert order == ["older", "newer"]  # ...but the older one goes first
+
+
+def test_the_limiter_says_when_requests_start_and_stop_waiting_for_a_place() -> None:
+    heard: list[bool] = []
+    limiter = AdaptiveLimiter(1, heard.append)
+    first = limiter.slot()
+    first.__enter__()
+    assert heard == []  # a free place: nobody waited
+
+    second = threading.Thread(target=send, args=(limiter, 1))
+    second.start()
+    deadline = time.monotonic() + 5
+    while not heard and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert heard == [True]  # the second request waits for the only place
+
+    first.__exit__(None, None, None)
+    second.join(timeout=5)
+    assert heard == [True, False]  # it went, and none waits any more
+    send(limiter, 1)
+    assert heard == [True, False]  # said at each change only
+
+
+def test_the_switch_interval_is_short_while_any_budget_has_requests_waiting() -> None:
+    with restored_switch_interval():
+        default = sys.getswitchinterval()
+        switching = SwitchInterval()
+
+        switching.requests_wait("upload", True)
+        switching.requests_wait("other", True)
+        switching.requests_wait("upload", False)
+        assert sys.getswitchinterval() == pytest.approx(SHORT_SECONDS)
+
+        switching.requests_wait("other", False)
+        assert sys.getswitchinterval() == pytest.approx(default)
+
+        switching.requests_wait("other", True)
+    assert sys.getswitchinterval() == pytest.approx(default)  # the run's end restores it
