@@ -69,9 +69,9 @@ class AdaptiveLimiter:
         ticket = self.ticket() if ticket is None else ticket
         with self._changed:
             heapq.heappush(self._waiting, ticket)
-            if not self._may_go(ticket):
+            if self._in_flight >= self.limit:  # not just behind an older ticket
                 self._note_queue(True)
-                self._changed.wait_for(lambda: self._may_go(ticket))
+            self._changed.wait_for(lambda: self._may_go(ticket))
             if self._waiting[0] == ticket:
                 heapq.heappop(self._waiting)
             else:  # the resting request, going before older tickets in their own retry waits
